@@ -1,0 +1,182 @@
+/**
+ * Shared command-line plumbing: each subcommand declares its flags once (name, type, default,
+ * help), and {@link parseCommand} turns argv into typed values, prints `--help`, accepts the
+ * snake_case spellings llama2.c users type (`--batch_size=8`), and rejects unknown flags with a
+ * {@link UsageError} (exit code 2).
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** A wrong command line: the CLI prints the message as one line and exits with code 2. */
+export class UsageError extends Error {
+  /** @param message what is wrong, one line */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** One flag of a subcommand. */
+export interface FlagSpec {
+  /** `string`, `number`, `boolean` (`--x`, `--x=false`, `--no-x`) or a list of choices. */
+  type: "string" | "number" | "boolean" | readonly string[];
+  /** Default value shown in `--help`; `undefined` means optional with no default. */
+  default?: string | number | boolean;
+  /** One-line description for `--help`. */
+  help: string;
+  /** A required flag has no default and must be given. */
+  required?: boolean;
+  /** One-letter alias. */
+  short?: string;
+}
+
+/** The flags of a subcommand, keyed by kebab-case name. */
+export type FlagSpecs = Record<string, FlagSpec>;
+
+/** Parsed flag values keyed by kebab-case name. */
+export type FlagValues = Record<string, string | number | boolean | undefined>;
+
+/** A subcommand of `main.ts`. */
+export interface Command {
+  /** Name typed on the command line. */
+  name: string;
+  /** One-line summary for the top-level help. */
+  summary: string;
+  /** Usage line(s) after `babyllama <name>`, e.g. `--model M.bin --tokens T.bin`. */
+  usage: string;
+  /** The flags. */
+  flags: FlagSpecs;
+  /** Runs the command; resolves to the exit code (0 when void). */
+  run(values: FlagValues, positionals: string[]): Promise<number | void>;
+}
+
+/** Help text for one command, listing every flag with its default. */
+export function commandHelp(cmd: Command): string {
+  const lines = [
+    `babyllama ${cmd.name}: ${cmd.summary}`,
+    "",
+    `usage: babyllama ${cmd.name} ${cmd.usage}`,
+  ];
+  const names = Object.keys(cmd.flags);
+  if (names.length > 0) lines.push("", "flags:");
+  const width = Math.max(...names.map((n) => _flagLabel(n, cmd.flags[n]).length), 10);
+  for (const n of names) {
+    const s = cmd.flags[n];
+    let def = "";
+    if (s.required) def = " (required)";
+    else if (s.default !== undefined) def = ` (default: ${s.default})`;
+    lines.push(`  ${_flagLabel(n, s).padEnd(width)}  ${s.help}${def}`);
+  }
+  lines.push(`  ${"--help".padEnd(width)}  show this help`);
+  return lines.join("\n");
+}
+
+function _flagLabel(name: string, s: FlagSpec): string {
+  const short = s.short ? `-${s.short}, ` : "";
+  if (s.type === "boolean") return `${short}--${name}`;
+  if (Array.isArray(s.type)) return `${short}--${name} ${s.type.join("|")}`;
+  return `${short}--${name} ${s.type === "number" ? "N" : "S"}`;
+}
+
+/**
+ * Parses `argv` against `specs`.
+ *
+ * @param specs the command's flags
+ * @param argv arguments after the subcommand name
+ * @returns typed values (defaults filled in), positionals, and whether `--help` was asked
+ * @throws {UsageError} on an unknown flag, a missing value, a bad number or choice
+ * @example
+ * ```ts
+ * const { values } = parseCommand({ "batch-size": { type: "number", default: 8, help: "rows" } }, ["--batch_size=4"]);
+ * // values["batch-size"] === 4
+ * ```
+ */
+export function parseCommand(
+  specs: FlagSpecs,
+  argv: string[],
+): { values: FlagValues; positionals: string[]; help: boolean } {
+  const normalized = argv.map((a) => {
+    if (!a.startsWith("--")) return a;
+    const eq = a.indexOf("=");
+    const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+    const rest = eq < 0 ? "" : a.slice(eq);
+    return "--" + name.replaceAll("_", "-") + rest;
+  });
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+    help: { type: "boolean", short: "h" },
+  };
+  for (const [name, s] of Object.entries(specs)) {
+    options[name] = { type: s.type === "boolean" ? "boolean" : "string" };
+    if (s.short) options[name].short = s.short;
+    if (s.type === "boolean") options[`no-${name}`] = { type: "boolean" };
+  }
+  // Accept `--flag=false` / `--flag=true` for booleans as train.py's configurator does.
+  const pre: string[] = [];
+  for (const a of normalized) {
+    const m = /^--([^=]+)=(true|false|True|False)$/.exec(a);
+    if (m && specs[m[1]]?.type === "boolean") {
+      pre.push(m[2].toLowerCase() === "true" ? `--${m[1]}` : `--no-${m[1]}`);
+    } else pre.push(a);
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: pre, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError(_cleanParseError((e as Error).message));
+  }
+  const raw = parsed.values as Record<string, string | boolean | undefined>;
+  const values: FlagValues = {};
+  for (const [name, s] of Object.entries(specs)) {
+    let v: string | boolean | undefined = raw[name];
+    if (s.type === "boolean" && raw[`no-${name}`]) v = false;
+    values[name] = v === undefined ? s.default : coerceFlag(name, s, v);
+  }
+  if (!raw.help) {
+    for (const [name, s] of Object.entries(specs)) {
+      if (s.required && values[name] === undefined) {
+        throw new UsageError(`missing required flag --${name}`);
+      }
+    }
+  }
+  return { values, positionals: parsed.positionals, help: Boolean(raw.help) };
+}
+
+/**
+ * Converts one raw flag value (from argv or a JSON config) to the flag's type.
+ *
+ * @throws {UsageError} when the value does not fit the flag's type
+ */
+export function coerceFlag(name: string, s: FlagSpec, v: unknown): string | number | boolean {
+  if (s.type === "boolean") {
+    if (typeof v === "boolean") return v;
+    if (v === "true" || v === "True") return true;
+    if (v === "false" || v === "False") return false;
+    throw new UsageError(`--${name} must be true or false, got ${JSON.stringify(v)}`);
+  }
+  if (s.type === "number") {
+    const n = typeof v === "number"
+      ? v
+      : typeof v === "string" && v.trim() !== ""
+      ? Number(v)
+      : NaN;
+    if (!Number.isFinite(n)) {
+      throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+    }
+    return n;
+  }
+  if (typeof v !== "string") {
+    throw new UsageError(`--${name} must be a string, got ${JSON.stringify(v)}`);
+  }
+  if (Array.isArray(s.type) && !s.type.includes(v)) {
+    throw new UsageError(`--${name} must be one of ${s.type.join(", ")}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function _cleanParseError(msg: string): string {
+  const m = /Unknown option '([^']+)'/.exec(msg);
+  if (m) return `unknown flag ${m[1]}`;
+  const first = msg.split("\n")[0];
+  return first.replace(/^Option '([^']+)' argument missing$/, "flag $1 needs a value");
+}
