@@ -1,0 +1,168 @@
+/**
+ * Matrix multiply of a bias-free linear layer, forward and backward (llm.c's matmul):
+ * `out[N,OC] = inp[N,C] · weight[OC,C]ᵀ`, `dinp = dout · weight`, `dweight += doutᵀ · inp`.
+ *
+ * Each kernel gives every invocation a register tile of `TM x TN` outputs; the tile shapes are
+ * override constants, chosen per adapter ({@link matmulTiles}) or passed explicitly (benchmarks).
+ *
+ * @module
+ */
+import fwdCode from "../../kernels/matmul_forward.wgsl" with { type: "text" };
+import dinpCode from "../../kernels/matmul_backward_dinp.wgsl" with { type: "text" };
+import dweightCode from "../../kernels/matmul_backward_dweight.wgsl" with { type: "text" };
+import { defineKernel, type Kernel } from "../gpu/kernel.ts";
+import { grid, type Plan } from "../gpu/plan.ts";
+import type { BufferBinding } from "../gpu/buffers.ts";
+import type { Gpu } from "../gpu/device.ts";
+
+/** The `matmul_forward` kernel. */
+export const matmulForwardKernel: Kernel = defineKernel("matmul_forward", fwdCode);
+/** The `matmul_backward_dinp` kernel. */
+export const matmulBackwardDinpKernel: Kernel = defineKernel("matmul_backward_dinp", dinpCode);
+/** The `matmul_backward_dweight` kernel. */
+export const matmulBackwardDweightKernel: Kernel = defineKernel(
+  "matmul_backward_dweight",
+  dweightCode,
+);
+
+/** Tile shape of a matmul kernel: invocations per workgroup and outputs per invocation. */
+export interface MatmulTiles {
+  /** Invocations per workgroup. */
+  WG: number;
+  /** Output rows per invocation (1..8). */
+  TM: number;
+  /** Output columns per invocation (4, 8, 12 or 16). */
+  TN: number;
+}
+
+/** Sizes of a matmul: N rows, C inputs, OC outputs. */
+export interface MatmulSizes {
+  /** Rows (B*T). */
+  N: number;
+  /** Input features. */
+  C: number;
+  /** Output features. */
+  OC: number;
+}
+
+/** Which matmul kernel a tile shape is for. */
+export type MatmulKind = "forward" | "dinp" | "dweight";
+
+/** Tile shapes measured fastest on llvmpipe (tools/bench_matmul.ts). */
+const CPU_TILES: Record<MatmulKind, MatmulTiles> = {
+  forward: { WG: 8, TM: 8, TN: 16 },
+  dinp: { WG: 8, TM: 8, TN: 16 },
+  dweight: { WG: 8, TM: 8, TN: 16 },
+};
+/** Tile shapes for a real GPU: more invocations per workgroup, smaller register tiles. */
+const GPU_TILES: Record<MatmulKind, MatmulTiles> = {
+  forward: { WG: 64, TM: 4, TN: 4 },
+  dinp: { WG: 64, TM: 4, TN: 4 },
+  dweight: { WG: 64, TM: 4, TN: 4 },
+};
+
+/**
+ * The default tile shape of a matmul kernel on `gpu` (CPU adapters get large register tiles
+ * and workgroups of 8).
+ *
+ * @param gpu the device owner
+ * @param kind which kernel
+ * @returns the tile shape
+ */
+export function matmulTiles(gpu: Gpu, kind: MatmulKind): MatmulTiles {
+  return (gpu.isCpu ? CPU_TILES : GPU_TILES)[kind];
+}
+
+function _check(name: string, p: MatmulSizes, t: MatmulTiles): void {
+  for (const k of ["N", "C", "OC"] as const) {
+    if (!Number.isInteger(p[k]) || p[k] < 1 || p[k] >= 2 ** 32) {
+      throw new RangeError(`Cannot record ${name}: ${k}=${p[k]} is not a positive u32`);
+    }
+  }
+  if (!(t.TM >= 1 && t.TM <= 8 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 16 && t.WG >= 1)) {
+    throw new RangeError(
+      `Cannot record ${name}: tile WG=${t.WG} TM=${t.TM} TN=${t.TN} is out of range`,
+    );
+  }
+}
+
+function _workgroups(rows: number, cols: number, t: MatmulTiles): [number, number, number] {
+  return grid(Math.ceil(rows / t.TM) * Math.ceil(cols / (t.WG * t.TN)));
+}
+
+/**
+ * Records `out[N,OC] = inp[N,C] · weight[OC,C]ᵀ` (`+=` when `accumulate`).
+ *
+ * @param plan the plan to record into
+ * @param b buffers: out [N,OC], inp [N,C], weight [OC,C] (sub-ranges allowed)
+ * @param p sizes N, C, OC; accumulate adds into out instead of overwriting it
+ * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
+ * @example
+ * ```ts
+ * matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
+ * ```
+ */
+export function matmulForward(
+  plan: Plan,
+  b: { out: BufferBinding; inp: BufferBinding; weight: BufferBinding },
+  p: MatmulSizes & { accumulate?: boolean },
+  tiles: MatmulTiles = matmulTiles(plan.gpu, "forward"),
+): void {
+  _check("matmul_forward", p, tiles);
+  plan.dispatch(
+    matmulForwardKernel,
+    b,
+    { N: p.N, C: p.C, OC: p.OC, accumulate: p.accumulate ? 1 : 0 },
+    _workgroups(p.N, p.OC, tiles),
+    { ...tiles },
+  );
+}
+
+/**
+ * Records `dinp[N,C] = dout[N,OC] · weight[OC,C]` (`+=` when `accumulate`).
+ *
+ * @param plan the plan to record into
+ * @param b buffers: dinp [N,C], dout [N,OC], weight [OC,C]
+ * @param p sizes N, C, OC; accumulate adds into dinp instead of overwriting it
+ * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
+ */
+export function matmulBackwardDinp(
+  plan: Plan,
+  b: { dinp: BufferBinding; dout: BufferBinding; weight: BufferBinding },
+  p: MatmulSizes & { accumulate?: boolean },
+  tiles: MatmulTiles = matmulTiles(plan.gpu, "dinp"),
+): void {
+  _check("matmul_backward_dinp", p, tiles);
+  plan.dispatch(
+    matmulBackwardDinpKernel,
+    b,
+    { N: p.N, C: p.C, OC: p.OC, accumulate: p.accumulate ? 1 : 0 },
+    _workgroups(p.N, p.C, tiles),
+    { ...tiles },
+  );
+}
+
+/**
+ * Records `dweight[OC,C] += dout[N,OC]ᵀ · inp[N,C]` (always `+=`: gradient accumulation).
+ * Deterministic: each output is summed over n in order by one invocation.
+ *
+ * @param plan the plan to record into
+ * @param b buffers: dweight [OC,C], dout [N,OC], inp [N,C]
+ * @param p sizes N, C, OC
+ * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
+ */
+export function matmulBackwardDweight(
+  plan: Plan,
+  b: { dweight: BufferBinding; dout: BufferBinding; inp: BufferBinding },
+  p: MatmulSizes,
+  tiles: MatmulTiles = matmulTiles(plan.gpu, "dweight"),
+): void {
+  _check("matmul_backward_dweight", p, tiles);
+  plan.dispatch(
+    matmulBackwardDweightKernel,
+    b,
+    { N: p.N, C: p.C, OC: p.OC },
+    _workgroups(p.OC, p.C, tiles),
+    { ...tiles },
+  );
+}

@@ -1,0 +1,157 @@
+import {
+  matmulBackwardDinp,
+  matmulBackwardDweight,
+  matmulForward,
+  type MatmulTiles,
+} from "../../src/ops/matmul.ts";
+import * as ref from "../../src/reference/matmul.ts";
+import {
+  assertClose,
+  f32,
+  finiteDiff,
+  randn,
+  read,
+  runPlan,
+  testGpu,
+  testPool,
+} from "../helpers/gpu.ts";
+
+Deno.test("reference matmul backward matches finite differences (N=3, C=5, OC=7)", () => {
+  const N = 3, C = 5, OC = 7;
+  const inp = randn(N * C, 1), weight = randn(OC * C, 2), g = randn(N * OC, 3);
+  const loss = () => {
+    const out = ref.matmulForward(inp, weight, N, C, OC);
+    return out.reduce((s, v, i) => s + v * g[i], 0);
+  };
+  const dinp = ref.matmulBackwardDinp(g, weight, N, C, OC);
+  const dweight = ref.matmulBackwardDweight(g, inp, N, C, OC);
+  assertClose("fd dinp", Array.from(inp, (_, i) => finiteDiff(loss, inp, i)), dinp, {
+    atol: 1e-7,
+    rtol: 1e-6,
+  });
+  assertClose("fd dweight", Array.from(weight, (_, i) => finiteDiff(loss, weight, i)), dweight, {
+    atol: 1e-7,
+    rtol: 1e-6,
+  });
+});
+
+// Shapes: a single element, odd sizes that are not multiples of any tile, N=1, and C=288.
+const SHAPES: [number, number, number][] = [[1, 1, 1], [37, 45, 131], [1, 288, 77], [
+  19,
+  288,
+  300,
+]];
+// Default tiles (undefined) plus shapes a real GPU would use, so they are tested on CPU too.
+const TILES: (MatmulTiles | undefined)[] = [undefined, { WG: 64, TM: 4, TN: 4 }, {
+  WG: 4,
+  TM: 3,
+  TN: 12,
+}];
+
+function _tol(C: number) {
+  return { atol: 1e-5 * Math.sqrt(C), rtol: 1e-4 };
+}
+
+Deno.test("matmulForward matches reference (odd shapes, =, +=, tile shapes)", async () => {
+  const gpu = await testGpu();
+  for (const [N, C, OC] of SHAPES) {
+    for (const tiles of TILES) {
+      using pool = testPool(gpu);
+      const inp = randn(N * C, 1), weight = randn(OC * C, 2), prev = randn(N * OC, 3);
+      const want = ref.matmulForward(inp, weight, N, C, OC);
+      const out = f32(pool, "out", prev), out2 = f32(pool, "out2", prev);
+      const bi = f32(pool, "inp", inp), bw = f32(pool, "w", weight);
+      await runPlan(gpu, (plan) => {
+        matmulForward(plan, { out, inp: bi, weight: bw }, { N, C, OC }, tiles);
+        matmulForward(
+          plan,
+          { out: out2, inp: bi, weight: bw },
+          { N, C, OC, accumulate: true },
+          tiles,
+        );
+      });
+      const tag = `forward N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      assertClose(tag, await read(gpu, out, N * OC), want, _tol(C));
+      assertClose(
+        `${tag} +=`,
+        await read(gpu, out2, N * OC),
+        want.map((v, i) => v + prev[i]),
+        _tol(C),
+      );
+    }
+  }
+});
+
+Deno.test("matmulBackwardDinp matches reference (odd shapes, =, +=, tile shapes)", async () => {
+  const gpu = await testGpu();
+  for (const [N, C, OC] of SHAPES) {
+    for (const tiles of TILES) {
+      using pool = testPool(gpu);
+      const dout = randn(N * OC, 4), weight = randn(OC * C, 5), prev = randn(N * C, 6);
+      const want = ref.matmulBackwardDinp(dout, weight, N, C, OC);
+      const dinp = f32(pool, "dinp", prev), dinp2 = f32(pool, "dinp2", prev);
+      const bd = f32(pool, "dout", dout), bw = f32(pool, "w", weight);
+      await runPlan(gpu, (plan) => {
+        matmulBackwardDinp(plan, { dinp, dout: bd, weight: bw }, { N, C, OC }, tiles);
+        matmulBackwardDinp(
+          plan,
+          { dinp: dinp2, dout: bd, weight: bw },
+          { N, C, OC, accumulate: true },
+          tiles,
+        );
+      });
+      const tag = `dinp N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      assertClose(tag, await read(gpu, dinp, N * C), want, _tol(OC));
+      assertClose(
+        `${tag} +=`,
+        await read(gpu, dinp2, N * C),
+        want.map((v, i) => v + prev[i]),
+        _tol(OC),
+      );
+    }
+  }
+});
+
+Deno.test("matmulBackwardDweight accumulates the reference (odd shapes, tile shapes)", async () => {
+  const gpu = await testGpu();
+  for (const [N, C, OC] of SHAPES) {
+    for (const tiles of TILES) {
+      using pool = testPool(gpu);
+      const dout = randn(N * OC, 7), inp = randn(N * C, 8), prev = randn(OC * C, 9);
+      const want = ref.matmulBackwardDweight(dout, inp, N, C, OC).map((v, i) => v + prev[i]);
+      const dweight = f32(pool, "dweight", prev);
+      await runPlan(gpu, (plan) => {
+        matmulBackwardDweight(
+          plan,
+          { dweight, dout: f32(pool, "dout", dout), inp: f32(pool, "inp", inp) },
+          { N, C, OC },
+          tiles,
+        );
+      });
+      const tag = `dweight N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      assertClose(tag, await read(gpu, dweight, OC * C), want, _tol(N));
+    }
+  }
+});
+
+Deno.test("matmulForward binds sub-ranges of bigger buffers (a layer's weight slice)", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const N = 5, C = 24, OC = 40, L = 3;
+  // Three stacked weights, each padded to a 256-byte boundary as the tensor table lays them out.
+  const stride = Math.ceil((OC * C * 4) / 256) * 64;
+  const all = randn(L * stride, 10), inp = randn(N * C, 11);
+  const weights = pool.upload("weights", Float32Array.from(all));
+  const out = pool.create("out", L * 256 + N * OC * 4);
+  const bi = f32(pool, "inp", inp);
+  await runPlan(gpu, (plan) => {
+    matmulForward(plan, {
+      out: { buffer: out, offset: 256, size: N * OC * 4 },
+      inp: bi,
+      weight: { buffer: weights, offset: 2 * stride * 4, size: OC * C * 4 },
+    }, { N, C, OC });
+  });
+  const w2 = all.subarray(2 * stride, 2 * stride + OC * C);
+  const got = (await read(gpu, out, 64 + N * OC)).subarray(64);
+  assertClose("forward layer 2 slice", got, ref.matmulForward(inp, w2, N, C, OC), _tol(C));
+});
