@@ -5,9 +5,10 @@
  * 3. a download from the file's public source into `~/.cache/babyllama/` (a user's fresh clone).
  * Under `CI=true` a file that cannot be found is a test failure, never a silent skip.
  */
-import { dirname, fromFileUrl, join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-const ROOT = join(dirname(fromFileUrl(import.meta.url)), "..", "..");
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** Public sources for files that have one. */
 const SOURCES: Record<string, string> = {
