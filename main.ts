@@ -8,9 +8,11 @@
  */
 import { type Command, commandHelp, parseCommand, UsageError } from "./src/cli/args.ts";
 import { evalCommand } from "./src/cli/eval.ts";
+import { downloadCommand } from "./src/cli/download.ts";
 
 const COMMANDS: Command[] = [
   evalCommand,
+  downloadCommand,
 ];
 
 function topHelp(): string {
