@@ -84,7 +84,8 @@ function _flagLabel(name: string, s: FlagSpec): string {
  *
  * @param specs the command's flags
  * @param argv arguments after the subcommand name
- * @returns typed values (defaults filled in), positionals, and whether `--help` was asked
+ * @returns typed values (defaults filled in), positionals, whether `--help` was asked, and the
+ *   names of the flags given explicitly on the command line (`given`)
  * @throws {UsageError} on an unknown flag, a missing value, a bad number or choice
  * @example
  * ```ts
@@ -95,7 +96,7 @@ function _flagLabel(name: string, s: FlagSpec): string {
 export function parseCommand(
   specs: FlagSpecs,
   argv: string[],
-): { values: FlagValues; positionals: string[]; help: boolean } {
+): { values: FlagValues; positionals: string[]; help: boolean; given: Set<string> } {
   const normalized = argv.map((a) => {
     if (!a.startsWith("--")) return a;
     const eq = a.indexOf("=");
@@ -127,9 +128,11 @@ export function parseCommand(
   }
   const raw = parsed.values as Record<string, string | boolean | undefined>;
   const values: FlagValues = {};
+  const given = new Set<string>();
   for (const [name, s] of Object.entries(specs)) {
     let v: string | boolean | undefined = raw[name];
     if (s.type === "boolean" && raw[`no-${name}`]) v = false;
+    if (v !== undefined) given.add(name);
     values[name] = v === undefined ? s.default : coerceFlag(name, s, v);
   }
   if (!raw.help) {
@@ -139,7 +142,25 @@ export function parseCommand(
       }
     }
   }
-  return { values, positionals: parsed.positionals, help: Boolean(raw.help) };
+  _GIVEN.set(values, given);
+  return { values, positionals: parsed.positionals, help: Boolean(raw.help), given };
+}
+
+const _GIVEN = new WeakMap<FlagValues, Set<string>>();
+
+/**
+ * The flags given explicitly on the command line for `values` returned by
+ * {@link parseCommand} (so a config file can supply the rest), or `undefined` for values that
+ * did not come from it.
+ *
+ * @example
+ * ```ts
+ * const { values } = parseCommand({ seed: { type: "number", default: 1, help: "seed" } }, []);
+ * givenFlags(values)?.has("seed"); // false
+ * ```
+ */
+export function givenFlags(values: FlagValues): ReadonlySet<string> | undefined {
+  return _GIVEN.get(values);
 }
 
 /**
