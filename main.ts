@@ -9,10 +9,12 @@
 import { type Command, commandHelp, parseCommand, UsageError } from "./src/cli/args.ts";
 import { evalCommand } from "./src/cli/eval.ts";
 import { downloadCommand } from "./src/cli/download.ts";
+import { pretokenizeCommand } from "./src/cli/pretokenize.ts";
 
 const COMMANDS: Command[] = [
   evalCommand,
   downloadCommand,
+  pretokenizeCommand,
 ];
 
 function topHelp(): string {
