@@ -1,0 +1,338 @@
+/**
+ * Training checkpoints: everything a run needs to resume exactly, in two files plus the model
+ * in llama2.c's format:
+ *
+ * - `out_dir/ckpt.safetensors`: float32 tensors, unpadded, readable by any safetensors reader:
+ *   the parameters as `model.<name>` (per-layer tensors one per layer, e.g.
+ *   `model.layers.3.wq` of shape [C, C]; `model.tok_embeddings`, `model.rms_final`, and
+ *   `model.wcls` when the classifier is not tied), and AdamW's moments under the same names
+ *   with `adam_m.` and `adam_v.` in place of `model.`.
+ * - `out_dir/ckpt.json`: format version, model config, training settings, step, best val loss,
+ *   the batch sampler's generator state, and the size and SHA-256 of the safetensors file.
+ * - `out_dir/model.bin`: llama2.c legacy v0 (as train.py's `model_export(..., version=0)`).
+ *
+ * Each file is written to a temporary file, fsynced and renamed; the JSON goes last, and loading
+ * checks the tensors file against the size and hash it records, so an interrupted save is
+ * detected instead of resuming from a mismatched pair.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import type { DatasetRngState } from "../data/dataset.ts";
+import { type ModelConfig, modelConfig } from "../model/config.ts";
+import { type TensorEntry, type TensorTable, tensorTable } from "../model/tensors.ts";
+import { type TrainConfig, validateTrainConfig } from "../train/config.ts";
+import { Xoshiro128 } from "../train/random.ts";
+import { encodeLlama2cV0, writeLlama2cFile } from "./llama2c.ts";
+import {
+  encodeSafetensors,
+  readSafetensors,
+  type SafeTensorInput,
+  writeFileAtomic,
+} from "./safetensors.ts";
+
+/** `format` field of ckpt.json. */
+export const CHECKPOINT_FORMAT = "babyllama-checkpoint";
+/** `version` field of ckpt.json this code writes and reads. */
+export const CHECKPOINT_VERSION = 1;
+/** File names inside out_dir. */
+export const CHECKPOINT_FILES = {
+  tensors: "ckpt.safetensors",
+  json: "ckpt.json",
+  modelBin: "model.bin",
+} as const;
+
+/** Everything saved in a checkpoint. Flat arrays use the {@link tensorTable} layout. */
+export interface CheckpointState {
+  /** The model's shape. */
+  config: ModelConfig;
+  /** The run's settings. */
+  trainConfig: TrainConfig;
+  /** Optimizer steps done (train.py's iter_num). */
+  iter: number;
+  /** Best validation loss so far (Infinity before the first eval). */
+  bestValLoss: number;
+  /** The batch sampler's generator state. */
+  rngState: DatasetRngState;
+  /** Parameters, flat. */
+  params: Float32Array;
+  /** AdamW first moment, flat. */
+  adamM: Float32Array;
+  /** AdamW second moment, flat. */
+  adamV: Float32Array;
+}
+
+/** What {@link loadCheckpoint} returns: the state with arrays it owns. */
+export interface LoadedCheckpoint extends CheckpointState {
+  /** Parameters, flat (padding zero). */
+  params: Float32Array<ArrayBuffer>;
+  /** AdamW first moment, flat. */
+  adamM: Float32Array<ArrayBuffer>;
+  /** AdamW second moment, flat. */
+  adamV: Float32Array<ArrayBuffer>;
+}
+
+/** Options of {@link saveCheckpoint}. */
+export interface SaveOptions {
+  /** Also write `model.bin` (llama2.c v0), as train.py does (default true). */
+  modelBin?: boolean;
+}
+
+/** The three tensor groups and their name prefixes. */
+const _GROUPS = [["params", "model"], ["adamM", "adam_m"], ["adamV", "adam_v"]] as const;
+
+/**
+ * The safetensors names of one tensor-table entry: one name per layer for per-layer tensors
+ * (`layers.3.wq`), the bare name otherwise (`tok_embeddings`), without the group prefix.
+ */
+export function checkpointTensorNames(e: TensorEntry): string[] {
+  if (e.name === "tok_embeddings" || e.name === "rms_final" || e.name === "wcls") return [e.name];
+  return Array.from({ length: e.layers }, (_, l) => `layers.${l}.${e.name}`);
+}
+
+function _checkArrays(table: TensorTable, s: CheckpointState): void {
+  for (const [key] of _GROUPS) {
+    const a = s[key];
+    if (!(a instanceof Float32Array) || a.length !== table.size) {
+      throw new TypeError(
+        `Cannot save checkpoint: ${key} must be a Float32Array of ${table.size} floats (the ` +
+          `tensor table's size), got ${a instanceof Float32Array ? a.length : typeof a}`,
+      );
+    }
+  }
+}
+
+async function _sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function _syncDir(dir: string): Promise<void> {
+  try {
+    const f = await Deno.open(dir, { read: true });
+    try {
+      await f.sync();
+    } finally {
+      f.close();
+    }
+  } catch {
+    // not supported on this platform: the renames are still atomic
+  }
+}
+
+/**
+ * Encodes the tensors of a checkpoint as safetensors bytes (views of the flat arrays, unpadded).
+ *
+ * @throws {TypeError} when an array does not have the tensor table's size
+ */
+export function encodeCheckpointTensors(s: CheckpointState): Uint8Array<ArrayBuffer> {
+  const table = tensorTable(s.config);
+  _checkArrays(table, s);
+  const tensors: Record<string, SafeTensorInput> = {};
+  for (const [key, prefix] of _GROUPS) {
+    const flat = s[key];
+    for (const e of table.entries) {
+      checkpointTensorNames(e).forEach((name, l) => {
+        const off = e.offset + l * e.layerStride;
+        tensors[`${prefix}.${name}`] = {
+          dtype: "F32",
+          shape: e.shape,
+          data: flat.subarray(off, off + e.layerNumel),
+        };
+      });
+    }
+  }
+  return encodeSafetensors(tensors, { format: CHECKPOINT_FORMAT, iter: String(s.iter) });
+}
+
+/**
+ * Saves a checkpoint to `outDir` (created if needed): ckpt.safetensors, then ckpt.json, then
+ * model.bin, each atomically (temp file, fsync, rename).
+ *
+ * @throws {TypeError} when an array does not match the config's tensor table
+ * @example
+ * ```ts
+ * await saveCheckpoint("out", { config, trainConfig, iter: 2000, bestValLoss: 2.1,
+ *   rngState: dataset.rngState(), params, adamM, adamV });
+ * ```
+ */
+export async function saveCheckpoint(
+  outDir: string,
+  s: CheckpointState,
+  opts: SaveOptions = {},
+): Promise<void> {
+  if (!Number.isSafeInteger(s.iter) || s.iter < 0) {
+    throw new RangeError(`Cannot save checkpoint: iter must be an integer >= 0, got ${s.iter}`);
+  }
+  const bytes = encodeCheckpointTensors(s);
+  await Deno.mkdir(outDir, { recursive: true });
+  const json = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    iter: s.iter,
+    best_val_loss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
+    model_config: s.config,
+    train_config: s.trainConfig,
+    rng_state: { train: [...s.rngState.train], val: [...s.rngState.val] },
+    tensors: {
+      file: CHECKPOINT_FILES.tensors,
+      bytes: bytes.length,
+      sha256: await _sha256(bytes),
+    },
+    saved_at: new Date().toISOString(),
+  };
+  await writeFileAtomic(join(outDir, CHECKPOINT_FILES.tensors), bytes);
+  await _syncDir(outDir);
+  await writeFileAtomic(
+    join(outDir, CHECKPOINT_FILES.json),
+    new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"),
+  );
+  await _syncDir(outDir);
+  if (opts.modelBin ?? true) {
+    await writeLlama2cFile(
+      join(outDir, CHECKPOINT_FILES.modelBin),
+      encodeLlama2cV0(s.config, s.params),
+    );
+  }
+}
+
+function _bad(dir: string, what: string): never {
+  throw new SyntaxError(`Cannot load checkpoint from ${dir}: ${what}`);
+}
+
+function _firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
+}
+
+/**
+ * Loads and validates a checkpoint saved by {@link saveCheckpoint}.
+ *
+ * @throws {Error} when `outDir` has no ckpt.json
+ * @throws {SyntaxError} (one line) for a malformed or mismatched checkpoint: unknown format or
+ *   version, bad config or settings, a tensors file whose size or SHA-256 differs from what
+ *   ckpt.json records (an interrupted save), missing, extra or misshapen tensors
+ * @example
+ * ```ts
+ * const ckpt = await loadCheckpoint("out");
+ * dataset.setRngState(ckpt.rngState);
+ * ```
+ */
+export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> {
+  const jsonPath = join(outDir, CHECKPOINT_FILES.json);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(jsonPath);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `Cannot load checkpoint: ${jsonPath} does not exist (train with --init-from scratch first)`,
+      );
+    }
+    throw e;
+  }
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    _bad(outDir, `${CHECKPOINT_FILES.json} is not valid JSON (${_firstLine(e)})`);
+  }
+  if (j === null || typeof j !== "object" || j.format !== CHECKPOINT_FORMAT) {
+    _bad(outDir, `${CHECKPOINT_FILES.json} is not a ${CHECKPOINT_FORMAT} file`);
+  }
+  if (j.version !== CHECKPOINT_VERSION) {
+    _bad(outDir, `format version ${j.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+  }
+  if (!Number.isSafeInteger(j.iter) || (j.iter as number) < 0) {
+    _bad(outDir, `iter ${JSON.stringify(j.iter)} is not an integer >= 0`);
+  }
+  const iter = j.iter as number;
+  const bvl = j.best_val_loss;
+  if (bvl !== null && typeof bvl !== "number") {
+    _bad(outDir, `best_val_loss ${JSON.stringify(bvl)} is not a number`);
+  }
+  let config: ModelConfig, trainConfig: TrainConfig;
+  try {
+    config = modelConfig(j.model_config as Partial<ModelConfig>);
+  } catch (e) {
+    _bad(outDir, `model_config: ${_firstLine(e)}`);
+  }
+  try {
+    trainConfig = validateTrainConfig(j.train_config as Record<string, unknown>);
+  } catch (e) {
+    _bad(outDir, `train_config: ${_firstLine(e)}`);
+  }
+  const rs = j.rng_state as DatasetRngState;
+  try {
+    Xoshiro128.fromState(rs?.train);
+    Xoshiro128.fromState(rs?.val);
+  } catch (e) {
+    _bad(outDir, `rng_state: ${_firstLine(e)}`);
+  }
+  const meta = j.tensors as { file?: unknown; bytes?: unknown; sha256?: unknown } | undefined;
+  if (meta?.file !== CHECKPOINT_FILES.tensors || typeof meta.sha256 !== "string") {
+    _bad(outDir, `${CHECKPOINT_FILES.json} does not describe ${CHECKPOINT_FILES.tensors}`);
+  }
+  const tensorsPath = join(outDir, CHECKPOINT_FILES.tensors);
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = await Deno.readFile(tensorsPath);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) _bad(outDir, `${CHECKPOINT_FILES.tensors} is missing`);
+    throw e;
+  }
+  if (bytes.length !== meta.bytes || (await _sha256(bytes)) !== meta.sha256) {
+    _bad(
+      outDir,
+      `${CHECKPOINT_FILES.tensors} (${bytes.length} bytes) does not match ${CHECKPOINT_FILES.json}` +
+        ` (${meta.bytes} bytes, iter ${iter}); a save was interrupted or the files were mixed`,
+    );
+  }
+  let file;
+  try {
+    file = readSafetensors(bytes);
+  } catch (e) {
+    _bad(outDir, _firstLine(e));
+  }
+  const table = tensorTable(config);
+  const out = {
+    params: new Float32Array(table.size),
+    adamM: new Float32Array(table.size),
+    adamV: new Float32Array(table.size),
+  };
+  const expected = new Set<string>();
+  for (const [key, prefix] of _GROUPS) {
+    for (const e of table.entries) {
+      checkpointTensorNames(e).forEach((name, l) => {
+        const full = `${prefix}.${name}`;
+        expected.add(full);
+        const t = file.tensors.get(full);
+        if (!t) _bad(outDir, `tensor ${full} is missing`);
+        if (t.dtype !== "F32" || JSON.stringify(t.shape) !== JSON.stringify(e.shape)) {
+          _bad(
+            outDir,
+            `tensor ${full} is ${t.dtype} ${JSON.stringify(t.shape)}, expected F32 ${
+              JSON.stringify(e.shape)
+            }`,
+          );
+        }
+        const dst = new Uint8Array(
+          out[key].buffer,
+          4 * (e.offset + l * e.layerStride),
+          4 * e.layerNumel,
+        );
+        dst.set(t.data);
+      });
+    }
+  }
+  for (const name of file.tensors.keys()) {
+    if (!expected.has(name)) _bad(outDir, `unexpected tensor ${name} for this model config`);
+  }
+  return {
+    config,
+    trainConfig,
+    iter,
+    bestValLoss: bvl === null ? Infinity : bvl as number,
+    rngState: { train: [...rs.train], val: [...rs.val] },
+    ...out,
+  };
+}
