@@ -3,9 +3,12 @@
  *
  * @module
  */
-import type { Command } from "./args.ts";
+import { type Command, UsageError } from "./args.ts";
+import { acquireGpu } from "../gpu/device.ts";
+import { readLlama2cFile } from "../io/llama2c.ts";
+import { evaluateTokens, tokensFromBytes } from "../model/evaluate.ts";
 
-/** The `eval` subcommand. */
+/** The `eval` subcommand. Its last stdout line is `{"loss": L, "windows": n, "tokens": n*S}`. */
 export const evalCommand: Command = {
   name: "eval",
   summary: "mean cross-entropy of a llama2.c model over a uint16 token file",
@@ -14,14 +17,47 @@ export const evalCommand: Command = {
     model: {
       type: "string",
       required: true,
-      help: "llama2.c model (.bin, legacy v0 or version 1)",
+      help: "llama2.c model (.bin: legacy v0 or export.py version 1)",
     },
     tokens: { type: "string", required: true, help: "uint16 little-endian token file" },
     "seq-len": { type: "number", required: true, help: "window length S (<= the model's seq_len)" },
     "batch-size": { type: "number", default: 8, help: "windows per forward pass" },
-    verbose: { type: "boolean", default: false, help: "print the adapter and progress on stderr" },
+    verbose: { type: "boolean", default: false, help: "print the adapter and timing on stderr" },
   },
-  run() {
-    throw new Error("Cannot run eval: not implemented yet");
+  async run(v) {
+    const S = v["seq-len"] as number, B = v["batch-size"] as number;
+    if (!Number.isInteger(S) || S < 1) {
+      throw new UsageError(`--seq-len must be a positive integer, got ${S}`);
+    }
+    if (!Number.isInteger(B) || B < 1) {
+      throw new UsageError(`--batch-size must be a positive integer, got ${B}`);
+    }
+    const ckpt = await readLlama2cFile(v.model as string);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(v.tokens as string);
+    } catch (e) {
+      throw new Error(`Cannot read tokens ${v.tokens}: ${(e as Error).message}`);
+    }
+    const tokens = tokensFromBytes(bytes);
+    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    const t0 = performance.now();
+    const res = await evaluateTokens(
+      gpu,
+      ckpt.config,
+      ckpt.params as Float32Array<ArrayBuffer>,
+      tokens,
+      S,
+      B,
+    );
+    if (v.verbose) {
+      const s = (performance.now() - t0) / 1000;
+      console.error(
+        `evaluated ${res.tokens} tokens in ${s.toFixed(2)} s (${
+          (res.tokens / s).toFixed(0)
+        } tokens/s)`,
+      );
+    }
+    console.log(JSON.stringify(res));
   },
 };

@@ -1,0 +1,81 @@
+/**
+ * `bench`: wall time of one training forward+backward (and optionally the AdamW update) of a
+ * model at a batch shape, on this machine's adapter.
+ *
+ * @module
+ */
+import { type Command, UsageError } from "./args.ts";
+import { acquireGpu } from "../gpu/device.ts";
+import { modelConfig } from "../model/config.ts";
+import { Model } from "../model/model.ts";
+import { bitsAt } from "../model/rng.ts";
+
+/** The `bench` subcommand: prints one JSON line with ms per step and tokens/s. */
+export const benchCommand: Command = {
+  name: "bench",
+  summary: "time forward+backward of a model shape (JSON on stdout)",
+  usage:
+    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256]",
+  flags: {
+    dim: { type: "number", default: 288, help: "model width" },
+    "n-layers": { type: "number", default: 6, help: "blocks" },
+    "n-heads": { type: "number", default: 6, help: "query heads" },
+    "n-kv-heads": { type: "number", default: 6, help: "key/value heads" },
+    "vocab-size": { type: "number", default: 32000, help: "vocabulary" },
+    "batch-size": { type: "number", default: 8, help: "rows B" },
+    "seq-len": { type: "number", default: 256, help: "tokens per row T" },
+    iters: { type: "number", default: 3, help: "timed steps (after one warm-up)" },
+    forward: { type: "boolean", default: false, help: "time the forward pass only" },
+    verbose: { type: "boolean", default: true, help: "print the adapter on stderr" },
+  },
+  async run(v) {
+    const B = v["batch-size"] as number, T = v["seq-len"] as number, iters = v.iters as number;
+    for (const [k, n] of [["batch-size", B], ["seq-len", T], ["iters", iters]] as const) {
+      if (!Number.isInteger(n) || n < 1) {
+        throw new UsageError(`--${k} must be a positive integer, got ${n}`);
+      }
+    }
+    const config = modelConfig({
+      dim: v.dim as number,
+      n_layers: v["n-layers"] as number,
+      n_heads: v["n-heads"] as number,
+      n_kv_heads: v["n-kv-heads"] as number,
+      vocab_size: v["vocab-size"] as number,
+      max_seq_len: T,
+    });
+    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    const training = !v.forward;
+    using model = new Model(gpu, config, { B, T, training });
+    await model.check();
+    model.initParams(1337);
+    const N = B * T, V = config.vocab_size;
+    const x = new Uint32Array(N), y = new Int32Array(N);
+    for (let i = 0; i < N; i++) {
+      x[i] = bitsAt(1, i) % V;
+      y[i] = bitsAt(2, i) % V;
+    }
+    model.setBatch(x, y);
+    const plan = training ? model.trainPlan : model.forwardPlan;
+    plan.submit();
+    await model.readLoss();
+    const times: number[] = [];
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      plan.submit();
+      await model.readLoss();
+      times.push(performance.now() - t0);
+    }
+    const ms = Math.min(...times);
+    console.log(JSON.stringify({
+      adapter: gpu.description,
+      params: model.table.numParams,
+      B,
+      T,
+      pass: training ? "forward+backward" : "forward",
+      ms_min: Math.round(ms),
+      ms_all: times.map(Math.round),
+      tokens_per_s: Math.round(N / (ms / 1000)),
+      gpu_mb: Math.round(model.bytes / 2 ** 20),
+    }));
+  },
+};

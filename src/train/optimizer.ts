@@ -1,0 +1,125 @@
+/**
+ * AdamW on the GPU, as train.py configures it: global-norm gradient clipping (computed on the
+ * GPU), then torch.optim.AdamW with weight decay only on 2-D weights. `adam_m` and `adam_v`
+ * share the tensor table's layout with params and grads.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { BufferPool, readF32, writeBuffer } from "../gpu/buffers.ts";
+import { Plan } from "../gpu/plan.ts";
+import type { TensorTable } from "../model/tensors.ts";
+import { adamwUpdate, globalNorm, partialsLength } from "../ops/adamw.ts";
+
+/** AdamW hyperparameters (train.py's names). */
+export interface AdamWConfig {
+  /** Decoupled weight decay for 2-D weights. */
+  weight_decay: number;
+  /** First-moment decay. */
+  beta1: number;
+  /** Second-moment decay. */
+  beta2: number;
+  /** Denominator epsilon (torch's default 1e-8). */
+  eps: number;
+  /** Global-norm clip (0 disables). */
+  grad_clip: number;
+}
+
+/**
+ * AdamW state and its recorded update plan.
+ *
+ * @example
+ * ```ts
+ * using opt = new AdamW(gpu, model.table, model.params, model.grads!, { weight_decay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_clip: 1 });
+ * opt.prepare(lr, step);      // step counts from 1
+ * opt.plan.encode(encoder);   // in the same encoder as the train step
+ * ```
+ */
+export class AdamW implements Disposable {
+  /** First moments (tensor-table layout). */
+  readonly m: GPUBuffer;
+  /** Second moments (tensor-table layout). */
+  readonly v: GPUBuffer;
+  /** [global grad norm, clip scale] of the last update. */
+  readonly gnorm: GPUBuffer;
+  /** Clip, then update every tensor. */
+  readonly plan: Plan;
+  #pool: BufferPool;
+  #hyper: GPUBuffer;
+  #hyperCpu = new Float32Array(6);
+
+  /**
+   * @param gpu the device owner
+   * @param table the tensor table
+   * @param params flat parameters
+   * @param grads flat gradients
+   * @param config hyperparameters
+   */
+  constructor(
+    readonly gpu: Gpu,
+    readonly table: TensorTable,
+    params: GPUBuffer,
+    grads: GPUBuffer,
+    readonly config: AdamWConfig,
+  ) {
+    const pool = (this.#pool = new BufferPool(gpu));
+    this.m = pool.create("adam_m", table.size * 4);
+    this.v = pool.create("adam_v", table.size * 4);
+    this.gnorm = pool.create("grad_norm", 8);
+    this.#hyper = pool.create("adam_hyper", 6 * 4);
+    const partials = pool.create("grad_norm_partials", partialsLength(table.size) * 4);
+    this.plan = new Plan(gpu, "adamw");
+    globalNorm(this.plan, { out: this.gnorm, partials, grads }, {
+      N: table.size,
+      clip: config.grad_clip,
+    });
+    for (const e of table.entries) {
+      const range = { offset: e.offset * 4, size: e.layers * e.layerStride * 4 };
+      adamwUpdate(this.plan, {
+        params: { buffer: params, ...range },
+        grads: { buffer: grads, ...range },
+        m: { buffer: this.m, ...range },
+        v: { buffer: this.v, ...range },
+        hyper: this.#hyper,
+        gnorm: this.gnorm,
+      }, { N: e.layers * e.layerStride, weight_decay: e.decay ? config.weight_decay : 0 });
+    }
+  }
+
+  /** Writes the learning rate and bias corrections for update number `step` (from 1). */
+  prepare(lr: number, step: number): void {
+    const { beta1, beta2, eps } = this.config;
+    this.#hyperCpu.set([lr, beta1, beta2, eps, 1 - beta1 ** step, 1 - beta2 ** step]);
+    writeBuffer(this.gpu, this.#hyper, this.#hyperCpu);
+  }
+
+  /** Uploads moments (from a checkpoint). */
+  setState(m: Float32Array<ArrayBuffer>, v: Float32Array<ArrayBuffer>): void {
+    if (m.length !== this.table.size || v.length !== this.table.size) {
+      throw new TypeError(
+        `Cannot set AdamW state: need ${this.table.size} floats each, got ${m.length} and ${v.length}`,
+      );
+    }
+    writeBuffer(this.gpu, this.m, m);
+    writeBuffer(this.gpu, this.v, v);
+  }
+
+  /** Reads the moments back (for a checkpoint). */
+  async readState(): Promise<{ m: Float32Array<ArrayBuffer>; v: Float32Array<ArrayBuffer> }> {
+    return {
+      m: await readF32(this.gpu, this.m, 0, this.table.size),
+      v: await readF32(this.gpu, this.v, 0, this.table.size),
+    };
+  }
+
+  /** Reads [grad norm, clip scale] of the last update. */
+  async readGradNorm(): Promise<number> {
+    return (await readF32(this.gpu, this.gnorm, 0, 1))[0];
+  }
+
+  /** Destroys the state buffers and the plan. */
+  [Symbol.dispose](): void {
+    this.plan[Symbol.dispose]();
+    this.#pool[Symbol.dispose]();
+  }
+}
