@@ -1,0 +1,226 @@
+/**
+ * train.py's training loop on the GPU: random windows from memory-mapped shards, periodic eval
+ * on both splits, best-val checkpoints (plus model.bin), gradient accumulation, global-norm
+ * clipping and AdamW on the GPU, warmup + cosine learning rate, exact resume.
+ *
+ * A step is one submit per micro-batch (the batch upload must land between them); the loss is
+ * read back only when logged.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { readF32 } from "../gpu/buffers.ts";
+import { Model } from "../model/model.ts";
+import { type ModelConfig } from "../model/config.ts";
+import { initParams } from "../model/init.ts";
+import { hash32 } from "../model/rng.ts";
+import { PretokDataset, type Split } from "../data/dataset.ts";
+import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";
+import { estimateMfu, getLr } from "./schedule.ts";
+import { TrainLog } from "./log.ts";
+import { AdamW } from "./optimizer.ts";
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Where progress lines go (default console.log). */
+  print?: (line: string) => void;
+  /** Aborting saves a checkpoint at the end of the current step and returns (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  /** The step the loop stopped at. */
+  iter: number;
+  /** Best validation loss seen. */
+  bestValLoss: number;
+  /** Training loss logged last. */
+  lastLoss: number;
+  /** Whether it stopped on the abort signal. */
+  interrupted: boolean;
+}
+
+/** Seed of eval batches: the same batches at every eval, as train.py's fresh iter_batches. */
+const EVAL_SEED_OFFSET = 0x5eed;
+
+/**
+ * Runs training as train.py does with `cfg`.
+ *
+ * @throws {Error} when shards are missing (naming the command that makes them) or a resume
+ *   checkpoint is absent or corrupt
+ * @example
+ * ```ts
+ * using gpu = await acquireGpu();
+ * await train(gpu, trainConfigFromFlags(parseCommand(TRAIN_FLAGS, ["--batch-size=8"]).values));
+ * ```
+ */
+export async function train(
+  gpu: Gpu,
+  cfg: TrainConfig,
+  opts: TrainOptions = {},
+): Promise<TrainResult> {
+  const print = opts.print ?? ((s: string) => console.log(s));
+  const B = cfg.batch_size, T = cfg.max_seq_len, accum = cfg.gradient_accumulation_steps;
+  let config: ModelConfig = modelConfigFromTrain(cfg);
+  let iter = 0;
+  let bestValLoss = 1e9;
+  let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
+  if (cfg.init_from === "resume") {
+    resumed = await loadCheckpoint(cfg.out_dir);
+    config = resumed.config;
+    iter = resumed.iter;
+    bestValLoss = resumed.bestValLoss;
+    if (config.max_seq_len !== T) {
+      throw new RangeError(
+        `Cannot resume: checkpoint max_seq_len ${config.max_seq_len} differs from --max-seq-len ${T}`,
+      );
+    }
+  }
+  using dataset = _openDataset(cfg);
+  if (resumed) dataset.setRngState(resumed.rngState);
+
+  using model = new Model(gpu, config, { B, T, training: true });
+  await model.check();
+  using opt = new AdamW(gpu, model.table, model.params, model.grads!, {
+    weight_decay: cfg.weight_decay,
+    beta1: cfg.beta1,
+    beta2: cfg.beta2,
+    eps: 1e-8,
+    grad_clip: cfg.grad_clip,
+  });
+  await opt.plan.check();
+  if (resumed) {
+    model.setParams(resumed.params);
+    opt.setState(resumed.adamM, resumed.adamV);
+  } else {
+    model.setParams(initParams(model.table, cfg.seed));
+  }
+  print(
+    `model: ${model.table.numParams} parameters, dim ${config.dim}, ${config.n_layers} layers, ` +
+      `${config.n_heads} heads, ${config.n_kv_heads} kv heads, vocab ${config.vocab_size}; ` +
+      `tokens per iteration ${
+        tokensPerIter(cfg)
+      } (${accum} x ${B} x ${T}); adapter ${gpu.description}`,
+  );
+  if (resumed) {
+    print(`resumed from ${cfg.out_dir} at iter ${iter} (best val loss ${bestValLoss.toFixed(4)})`);
+  }
+
+  await using log = await TrainLog.open(cfg.out_dir, resumed ? { resumeIter: iter } : {});
+  const batch = { x: new Uint32Array(B * T), y: new Int32Array(B * T) };
+
+  const saveState = async () => {
+    const { m, v } = await opt.readState();
+    await saveCheckpoint(cfg.out_dir, {
+      config,
+      trainConfig: cfg,
+      iter,
+      bestValLoss,
+      rngState: dataset.rngState(),
+      params: await readF32(gpu, model.params, 0, model.table.size),
+      adamM: m,
+      adamV: v,
+    });
+  };
+
+  const estimateLoss = async (): Promise<Record<Split, number>> => {
+    const saved = dataset.rngState();
+    const out = { train: 0, val: 0 };
+    for (const split of ["train", "val"] as const) {
+      dataset.reseed(split, cfg.seed + EVAL_SEED_OFFSET);
+      let sum = 0;
+      for (let k = 0; k < cfg.eval_iters; k++) {
+        dataset.nextBatch(split, B, T, batch);
+        model.setBatch(batch.x, batch.y);
+        model.forwardPlan.submit();
+        sum += await model.readLoss();
+      }
+      out[split] = sum / cfg.eval_iters;
+    }
+    dataset.setRngState(saved);
+    return out;
+  };
+
+  let lastLoss = NaN;
+  let runningMfu = -1;
+  let localIter = 0;
+  let interrupted = false;
+  let t0 = performance.now();
+  let sinceLog = 0;
+  while (true) {
+    const lr = getLr(iter, cfg);
+    if (iter % cfg.eval_interval === 0) {
+      const losses = await estimateLoss();
+      print(
+        `step ${iter}: train loss ${losses.train.toFixed(4)}, val loss ${losses.val.toFixed(4)}`,
+      );
+      await log.eval({ iter, train_loss: losses.train, val_loss: losses.val, lr });
+      if (losses.val < bestValLoss || cfg.always_save_checkpoint) {
+        bestValLoss = Math.min(bestValLoss, losses.val);
+        if (iter > 0) {
+          print(`saving checkpoint to ${cfg.out_dir}`);
+          await saveState();
+        }
+      }
+      t0 = performance.now();
+      sinceLog = 0;
+    }
+    if (iter === 0 && cfg.eval_only) break;
+
+    for (let micro = 0; micro < accum; micro++) {
+      dataset.nextBatch("train", B, T, batch);
+      model.setBatch(batch.x, batch.y, accum);
+      if (config.dropout > 0) {
+        model.setDropoutSeed(hash32(hash32(cfg.seed) ^ (iter * accum + micro)));
+      }
+      const enc = gpu.device.createCommandEncoder({ label: "train_step" });
+      if (micro === 0) enc.clearBuffer(model.grads!);
+      model.trainPlan.encode(enc);
+      if (micro === accum - 1) {
+        opt.prepare(lr, iter + 1);
+        opt.plan.encode(enc);
+      }
+      gpu.device.queue.submit([enc.finish()]);
+    }
+
+    sinceLog++;
+    if (iter % cfg.log_interval === 0) {
+      lastLoss = await model.readLoss();
+      const t1 = performance.now();
+      const dt = (t1 - t0) / 1000 / sinceLog;
+      t0 = t1;
+      sinceLog = 0;
+      if (localIter >= 5) {
+        const mfu = estimateMfu(config, tokensPerIter(cfg), dt, cfg.peak_flops);
+        runningMfu = runningMfu === -1 ? mfu : 0.9 * runningMfu + 0.1 * mfu;
+      }
+      const tps = tokensPerIter(cfg) / dt;
+      print(
+        `${iter} | loss ${lastLoss.toFixed(4)} | lr ${lr.toExponential(6)} | ${(dt * 1000).toFixed(2)}ms | ` +
+          `${tps.toFixed(0)} tok/s | mfu ${(runningMfu * 100).toFixed(2)}%`,
+      );
+      await log.train({ iter, loss: lastLoss, lr, ms: dt * 1000, tokens_per_s: tps, mfu: runningMfu });
+    }
+    iter++;
+    localIter++;
+    if (iter > cfg.max_iters) break;
+    if (opts.signal?.aborted) {
+      interrupted = true;
+      print(`interrupted: saving checkpoint at iter ${iter} to ${cfg.out_dir}`);
+      await saveState();
+      break;
+    }
+  }
+  await gpu.device.queue.onSubmittedWorkDone();
+  return { iter, bestValLoss, lastLoss, interrupted };
+}
+
+function _openDataset(cfg: TrainConfig): PretokDataset {
+  return PretokDataset.open({
+    dataDir: cfg.data_dir,
+    vocabSource: cfg.vocab_source,
+    vocabSize: cfg.vocab_size,
+    seed: cfg.seed,
+  });
+}
