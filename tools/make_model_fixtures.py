@@ -158,9 +158,16 @@ def make_15m(out):
         t[f"grad_sample.{e.name}"] = g[idx].numpy()
     losses, norms, _ = adamw_run(cfg, params, tokens, targets)
     t["adamw_losses"], t["adamw_grad_norms"] = losses, norms
-    st.save(os.path.join(out, "model_15m.safetensors"), t,
-            meta(cfg, seed, B, T, "default 15M model from initParams(seed): loss, gradient "
-                                  "norms and samples, AdamW losses"))
+    m = meta(cfg, seed, B, T, "default 15M model from initParams(seed): loss, gradient norms "
+                              "and samples, AdamW losses")
+    m["reproduce"] = (
+        "cfg = modelConfig(); params = initParams(tensorTable(cfg), 1337); forward/backward on "
+        "tokens/targets; compare loss, logits_rows (at logits_rows_bt), grad_norm.<name>, and "
+        "grad_sample.<name> at grad_idx.<name> (stacked index: layer = idx div layerNumel, "
+        "element = idx mod layerNumel, flat = offset + layer*layerStride + element); then 5 "
+        "AdamW steps as in the adamw metadata (clip to global norm 1.0 first) on the same batch: "
+        "adamw_losses[k] = loss before step k, adamw_losses[5] = loss after the last step")
+    st.save(os.path.join(out, "model_15m.safetensors"), t, m)
     print(f"15m: loss {loss.item():.6f}, adamw losses {losses.tolist()}")
 
 
