@@ -96,6 +96,11 @@ export class Model implements Disposable {
   readonly trainPlan: Plan;
   /** Rows per classifier chunk. */
   readonly chunkRows: number;
+  /**
+   * Logits of the last classifier chunk [chunkRows, V] after {@link Model.forwardPlan} (all
+   * logits when B*T <= chunkRows); after the train plan it holds their gradient instead.
+   */
+  readonly logits: GPUBuffer;
 
   #pool: BufferPool;
   #N: number;
@@ -180,7 +185,7 @@ export class Model implements Disposable {
     const proj = f("proj", N * C);
     const projDrop = config.dropout > 0 ? f("proj_dropout", N * C) : proj;
     const embRaw = config.dropout > 0 ? f("emb_raw", N * C) : null;
-    const logits = f("logits", R * V);
+    const logits = (this.logits = f("logits", R * V));
     const losses = f("losses", N);
     const ceLse = f("ce_lse", N);
 
