@@ -1,0 +1,133 @@
+/**
+ * `export`: writes a trained model in llama2.c's formats (v0, v1, v2 = int8 Q8_0) or as a
+ * Hugging Face Llama directory, and converts a SentencePiece model to llama2.c's tokenizer.bin.
+ *
+ * @module
+ */
+import { type Command, UsageError } from "./args.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
+import { encodeLlama2cV2, encodeTokenizerBin, type ExportFormat } from "../io/export.ts";
+import { writeHfModel } from "../io/hf.ts";
+import {
+  encodeLlama2cV0,
+  encodeLlama2cV1,
+  readLlama2cFile,
+  writeLlama2cFile,
+} from "../io/llama2c.ts";
+import type { ModelConfig } from "../model/config.ts";
+import { parseModelProto } from "../data/sentencepiece_model.ts";
+
+/**
+ * Loads the parameters to export: from a training `out_dir` (its ckpt.json/ckpt.safetensors)
+ * or from a llama2.c `.bin` file (v0 or v1).
+ *
+ * @throws {Error} when the path does not exist
+ */
+export async function loadModelForExport(
+  path: string,
+): Promise<{ config: ModelConfig; params: Float32Array<ArrayBuffer> }> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(`Cannot export: ${path} does not exist (give an out_dir or a .bin model)`);
+    }
+    throw e;
+  }
+  if (info.isDirectory) {
+    const { config, params } = await loadCheckpoint(path);
+    return { config, params };
+  }
+  const { config, params } = await readLlama2cFile(path);
+  return { config, params };
+}
+
+/**
+ * Exports a model to `out` in `format`; returns a one-line summary.
+ *
+ * @example
+ * ```ts
+ * console.log(await exportModel("out", "v2", "out/model_q80.bin"));
+ * ```
+ */
+export async function exportModel(
+  checkpoint: string,
+  format: ExportFormat,
+  out: string,
+  tokenizerModel?: string,
+): Promise<string> {
+  const { config, params } = await loadModelForExport(checkpoint);
+  const shape = `dim ${config.dim}, ${config.n_layers} layers, vocab ${config.vocab_size}`;
+  if (format === "hf") {
+    const files = await writeHfModel(out, config, params, { tokenizerModel });
+    return `wrote ${out}/ (Hugging Face Llama: ${files.length} files; ${shape})`;
+  }
+  if (tokenizerModel !== undefined) {
+    throw new UsageError("--tokenizer goes with --format hf or --tokenizer-bin");
+  }
+  let bytes: Uint8Array, extra = "";
+  if (format === "v0") bytes = encodeLlama2cV0(config, params);
+  else if (format === "v1") bytes = encodeLlama2cV1(config, params);
+  else {
+    const r = encodeLlama2cV2(config, params);
+    bytes = r.bytes;
+    extra = `, Q8_0 group size ${r.groupSize}, max error ${r.maxErr.toExponential(3)}`;
+  }
+  await writeLlama2cFile(out, bytes);
+  return `wrote ${out} (llama2.c ${format}, ${bytes.length} bytes; ${shape}${extra})`;
+}
+
+/** The `export` subcommand. */
+export const exportCommand: Command = {
+  name: "export",
+  summary: "write a model as llama2.c v0/v1/v2 (int8) .bin or a Hugging Face directory",
+  usage: "--checkpoint OUT_DIR|MODEL.bin --format v0|v1|v2|hf --out PATH [--tokenizer M]\n" +
+    "       babyllama export --tokenizer-bin --tokenizer tokenizer.model --out tokenizer.bin",
+  flags: {
+    checkpoint: {
+      type: "string",
+      help: "training out_dir (ckpt.json + ckpt.safetensors) or a llama2.c .bin (v0/v1)",
+    },
+    format: {
+      type: ["v0", "v1", "v2", "hf"],
+      default: "v0",
+      help: "v0 legacy, v1 float32 with header, v2 int8 Q8_0 (runq.c), hf directory",
+    },
+    out: { type: "string", required: true, help: "output file (a directory for hf)" },
+    tokenizer: {
+      type: "string",
+      help: "SentencePiece tokenizer.model: copied into the hf directory, or converted",
+    },
+    "tokenizer-bin": {
+      type: "boolean",
+      default: false,
+      help: "convert --tokenizer to llama2.c's tokenizer.bin instead of exporting a model",
+    },
+  },
+  async run(values) {
+    const out = values.out as string;
+    const tokenizer = values.tokenizer as string | undefined;
+    if (values["tokenizer-bin"]) {
+      if (tokenizer === undefined) throw new UsageError("--tokenizer-bin needs --tokenizer");
+      if (values.checkpoint !== undefined) {
+        throw new UsageError("--tokenizer-bin exports a tokenizer; drop --checkpoint");
+      }
+      console.log(await exportTokenizerBin(tokenizer, out));
+      return 0;
+    }
+    if (values.checkpoint === undefined) throw new UsageError("missing required flag --checkpoint");
+    console.log(
+      await exportModel(values.checkpoint as string, values.format as ExportFormat, out, tokenizer),
+    );
+    return 0;
+  },
+};
+
+/** Converts a SentencePiece model to llama2.c's tokenizer.bin; returns a one-line summary. */
+export async function exportTokenizerBin(model: string, out: string): Promise<string> {
+  const proto = parseModelProto(await Deno.readFile(model));
+  const bytes = encodeTokenizerBin(proto);
+  await writeLlama2cFile(out, bytes);
+  return `wrote ${out} (llama2.c tokenizer, ${proto.pieces.length} tokens, ${bytes.length} bytes)`;
+}
