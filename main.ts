@@ -10,11 +10,13 @@ import { type Command, commandHelp, parseCommand, UsageError } from "./src/cli/a
 import { evalCommand } from "./src/cli/eval.ts";
 import { downloadCommand } from "./src/cli/download.ts";
 import { pretokenizeCommand } from "./src/cli/pretokenize.ts";
+import { exportCommand } from "./src/cli/export.ts";
 
 const COMMANDS: Command[] = [
   evalCommand,
   downloadCommand,
   pretokenizeCommand,
+  exportCommand,
 ];
 
 function topHelp(): string {
