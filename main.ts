@@ -11,12 +11,14 @@ import { evalCommand } from "./src/cli/eval.ts";
 import { downloadCommand } from "./src/cli/download.ts";
 import { pretokenizeCommand } from "./src/cli/pretokenize.ts";
 import { exportCommand } from "./src/cli/export.ts";
+import { trainVocabCommand } from "./src/cli/train_vocab.ts";
 
 const COMMANDS: Command[] = [
   evalCommand,
   downloadCommand,
   pretokenizeCommand,
   exportCommand,
+  trainVocabCommand,
 ];
 
 function topHelp(): string {

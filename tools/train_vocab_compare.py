@@ -174,14 +174,26 @@ def compare(args):
     sp_s = time.time() - t
     print(f"sentencepiece {spm.__version__} train ({os.cpu_count()} threads): {sp_s:.2f} s")
 
+    bench = ["deno", "run", "-A", os.path.join(ROOT, "tools", "bench_train_vocab.ts")]
+    r = subprocess.run(bench + ["text", text_path, str(n)], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench text failed ({r.returncode}): {r.stderr}")
+    b = json.loads(r.stdout)
+    print(f"babyllama BpeTrainer on the same text file: {b['readSeconds'] + b['trainSeconds']:.2f} s"
+          f" (read+count {b['readSeconds']:.2f} s, merges {b['trainSeconds']:.2f} s; "
+          f"{b['words']} distinct words, {b['merges']} merges, {b['chars']} characters)")
     cmd = ["deno", "run", "-A", os.path.join(ROOT, "main.ts"), "train-vocab", "--vocab-size",
            str(n), "--data-dir", os.path.join(work, "data"), "--num-shards", "1"]
     t = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:  # main.ts unavailable: the same library call through the bench tool
+        r = subprocess.run(bench + ["shards", os.path.join(work, "data"), str(n), "1"],
+                           capture_output=True, text=True)
     ours_s = time.time() - t
     if r.returncode != 0:
         sys.exit(f"train-vocab failed ({r.returncode}): {r.stderr}")
-    print(f"babyllama train-vocab (whole process, JSON shard): {ours_s:.2f} s\n  {r.stdout.strip()}")
+    print(f"babyllama train-vocab on the JSON shard (whole process): {ours_s:.2f} s\n"
+          f"  {r.stdout.strip()}")
     model = os.path.join(work, "data", f"tok{n}.model")
     sp_ours = spm.SentencePieceProcessor(model_file=model)
     assert sp_ours.get_piece_size() == n, sp_ours.get_piece_size()

@@ -97,6 +97,7 @@ const WS = 0x2581; // ▁
 const WS_STR = "\u2581";
 const UNK_CHAR = 0x2585; // SentencePiece's kUNKChar: lines holding it are skipped
 const TAB = 0x09; // SentencePiece's boundary character: never part of a piece
+const _FAST_OK = /^[^\u2581\u2585<\ud800-\udfff]*$/;
 const META_RE = /<unk>|<\/s>|<s>|<0x[0-9A-F]{2}>/g;
 
 const DEFAULTS: Omit<Required<BpeTrainerOptions>, "vocabSize"> = {
@@ -126,6 +127,7 @@ export class BpeTrainer {
   /** The options, defaults filled in. */
   readonly options: Required<BpeTrainerOptions>;
   #words = new Map<string, number>();
+  #spaced = new _WordCounter(); // words counted without their leading ▁
   #sentences = 0;
 
   /**
@@ -169,7 +171,18 @@ export class BpeTrainer {
 
   /** Distinct words counted so far. */
   get numWords(): number {
+    this.#fold();
     return this.#words.size;
+  }
+
+  /** Moves the fast path's counts into the word map. */
+  #fold(): void {
+    const words = this.#words, spaced = this.#spaced;
+    for (let i = 0; i < spaced.keys.length; i++) {
+      const k = WS_STR + spaced.keys[i];
+      words.set(k, (words.get(k) ?? 0) + spaced.counts[i]);
+    }
+    this.#spaced = new _WordCounter();
   }
 
   /**
@@ -180,9 +193,19 @@ export class BpeTrainer {
    */
   addSentence(line: string): boolean {
     if (line.length === 0) return false;
-    if (_utf8Length(line) > this.options.maxSentenceLength) return false;
+    const o = this.options;
+    if (line.length * 3 > o.maxSentenceLength && _utf8Length(line) > o.maxSentenceLength) {
+      return false;
+    }
+    if (_FAST_OK.test(line) && o.removeExtraWhitespaces && o.addDummyPrefix) {
+      // Fast path (no U+2581, U+2585, '<' or lone surrogate): words are the runs between spaces,
+      // each with an implicit leading ▁, counted without building the normalized string.
+      const used = this.#spaced.addLine(line);
+      if (used) this.#sentences++;
+      return used;
+    }
     if (line.includes("\u2585")) return false;
-    const norm = normalizeIdentity(line, this.options);
+    const norm = normalizeIdentity(line, o);
     if (norm.length === 0) return false;
     this.#sentences++;
     const words = this.#words;
@@ -218,6 +241,7 @@ export class BpeTrainer {
    */
   train(onProgress?: (done: number, total: number) => void): BpeVocab {
     const o = this.options;
+    this.#fold();
     const words = [...this.#words];
     if (words.length === 0) throw new RangeError("Cannot train vocabulary: no sentences");
 
@@ -276,6 +300,68 @@ export class BpeTrainer {
       numWords: words.length,
       options: { ...o },
     };
+  }
+}
+
+/**
+ * Counts the space-separated words of lines without allocating a string per occurrence: an
+ * open-addressing table keyed by an FNV-1a hash computed while scanning for spaces, compared
+ * in place with `startsWith`.
+ */
+class _WordCounter {
+  keys: string[] = [];
+  counts: number[] = [];
+  #hashes: number[] = [];
+  #table = new Int32Array(1 << 12).fill(-1);
+  #mask = (1 << 12) - 1;
+
+  /** Counts the words of `s`; returns whether it had any. */
+  addLine(s: string): boolean {
+    let h = 0x811c9dc5, a = 0, any = false;
+    const n = s.length;
+    for (let i = 0; i <= n; i++) {
+      const c = i < n ? s.charCodeAt(i) : 0x20;
+      if (c === 0x20) {
+        if (i > a) {
+          this.#put(s, a, i, h);
+          any = true;
+        }
+        a = i + 1;
+        h = 0x811c9dc5;
+      } else h = Math.imul(h ^ c, 0x01000193);
+    }
+    return any;
+  }
+
+  #put(s: string, a: number, b: number, h: number): void {
+    const len = b - a;
+    let slot = h & this.#mask;
+    for (;;) {
+      const idx = this.#table[slot];
+      if (idx < 0) break;
+      if (this.#hashes[idx] === h) {
+        const k = this.keys[idx];
+        if (k.length === len && s.startsWith(k, a)) {
+          this.counts[idx]++;
+          return;
+        }
+      }
+      slot = (slot + 1) & this.#mask;
+    }
+    this.#table[slot] = this.keys.length;
+    this.keys.push(s.slice(a, b));
+    this.counts.push(1);
+    this.#hashes.push(h);
+    if (this.keys.length * 2 > this.#mask) {
+      const size = (this.#mask + 1) * 2;
+      this.#table = new Int32Array(size).fill(-1);
+      this.#mask = size - 1;
+      for (let i = 0; i < this.keys.length; i++) {
+        let j = this.#hashes[i] & this.#mask;
+        while (this.#table[j] >= 0) j = (j + 1) & this.#mask;
+        this.#table[j] = i;
+      }
+    }
   }
 }
 
