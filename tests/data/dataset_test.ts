@@ -194,3 +194,42 @@ Deno.test("missing, short and malformed shards give one-line errors", () => {
     }
   });
 });
+
+Deno.test("without FFI permission the dataset falls back to positioned reads", async () => {
+  const dataDir = Deno.makeTempDirSync();
+  try {
+    writeShards(join(dataDir, "TinyStories_all_data"), [300, 300]);
+    const mod = new URL("../../src/data/dataset.ts", import.meta.url).href;
+    const script = `
+      import { PretokDataset } from ${JSON.stringify(mod)};
+      const opts = { dataDir: ${
+      JSON.stringify(dataDir)
+    }, vocabSource: "llama2", vocabSize: 32000, seed: 4 };
+      const ds = PretokDataset.open(opts);
+      const b = { x: new Uint32Array(16), y: new Int32Array(16) };
+      ds.nextBatch("train", 2, 8, b);
+      let err = "";
+      try { PretokDataset.open({ ...opts, access: "mmap" }); } catch (e) { err = e.message; }
+      console.log(JSON.stringify({ access: ds.access, x: Array.from(b.x), err }));
+    `;
+    const file = join(dataDir, "probe.ts");
+    Deno.writeTextFileSync(file, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--no-check", "--allow-read", "--allow-env", file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    const r = JSON.parse(text);
+    assert.equal(r.access, "pread");
+    assert.match(r.err, /Cannot memory-map token shards: FFI is unavailable/);
+    // Same seed in this process gives the same batch.
+    using ds = PretokDataset.open({ dataDir, vocabSource: "llama2", vocabSize: 32000, seed: 4 });
+    const b = batch(2, 8);
+    ds.nextBatch("train", 2, 8, b);
+    assert.deepEqual(r.x, Array.from(b.x));
+  } finally {
+    Deno.removeSync(dataDir, { recursive: true });
+  }
+});
