@@ -12,6 +12,8 @@ import { downloadCommand } from "./src/cli/download.ts";
 import { pretokenizeCommand } from "./src/cli/pretokenize.ts";
 import { exportCommand } from "./src/cli/export.ts";
 import { trainVocabCommand } from "./src/cli/train_vocab.ts";
+import { trainCommand } from "./src/cli/train.ts";
+import { benchCommand } from "./src/cli/bench.ts";
 
 const COMMANDS: Command[] = [
   evalCommand,
@@ -19,6 +21,8 @@ const COMMANDS: Command[] = [
   pretokenizeCommand,
   exportCommand,
   trainVocabCommand,
+  trainCommand,
+  benchCommand,
 ];
 
 function topHelp(): string {
