@@ -677,7 +677,69 @@ function _cmpCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-const _K = 0x200000; // pair key = left * _K + right (symbol ids < 2^21)
+/**
+ * Every distinct adjacent pair seen, as a dense id: left and right symbol, count (per the
+ * SentencePiece 0.1.97 rules), state, and the words that hold it (may list stale words).
+ */
+class _PairTable {
+  left = new Int32Array(1 << 16);
+  right = new Int32Array(1 << 16);
+  count = new Float64Array(1 << 16);
+  /** 0: never a piece (invalid), 1: candidate, 2: learned or dropped as a duplicate. */
+  state = new Uint8Array(1 << 16);
+  where: number[][] = [];
+  size = 0;
+  #table = new Int32Array(1 << 17).fill(-1);
+  #mask = (1 << 17) - 1;
+
+  constructor(readonly valid: (a: number, b: number) => boolean) {}
+
+  /** The id of pair (a, b), added (with its validity) when new. */
+  id(a: number, b: number): number {
+    let slot = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca6b)) & this.#mask;
+    for (;;) {
+      const p = this.#table[slot];
+      if (p < 0) break;
+      if (this.left[p] === a && this.right[p] === b) return p;
+      slot = (slot + 1) & this.#mask;
+    }
+    const p = this.size++;
+    if (p === this.left.length) this.#grow();
+    this.#table[slot] = p;
+    this.left[p] = a;
+    this.right[p] = b;
+    this.state[p] = this.valid(a, b) ? 1 : 0;
+    this.where.push([]);
+    if (this.size * 2 > this.#mask) this.#rehash();
+    return p;
+  }
+
+  #grow(): void {
+    const n = this.left.length * 2;
+    const l = new Int32Array(n), r = new Int32Array(n), c = new Float64Array(n);
+    const st = new Uint8Array(n);
+    l.set(this.left);
+    r.set(this.right);
+    c.set(this.count);
+    st.set(this.state);
+    this.left = l;
+    this.right = r;
+    this.count = c;
+    this.state = st;
+  }
+
+  #rehash(): void {
+    const size = (this.#mask + 1) * 2;
+    this.#table = new Int32Array(size).fill(-1);
+    this.#mask = size - 1;
+    for (let p = 0; p < this.size; p++) {
+      let slot = (Math.imul(this.left[p], 0x9e3779b1) ^ Math.imul(this.right[p], 0x85ebca6b)) &
+        this.#mask;
+      while (this.#table[slot] >= 0) slot = (slot + 1) & this.#mask;
+      this.#table[slot] = p;
+    }
+  }
+}
 
 /**
  * The BPE merge loop over counted words.
@@ -715,79 +777,78 @@ function _learnMerges(
     freq[w] = c;
   }
 
-  // Pair validity cache (the piece rules only depend on the two symbols).
-  const validCache = new Map<number, boolean>();
-  const isValid = (a: number, b: number, key: number): boolean => {
-    let v = validCache.get(key);
-    if (v === undefined) {
-      v = a !== unkId && b !== unkId && symCps[a].length + symCps[b].length <= o.maxPieceLength &&
-        _isValidPiece(symCps[a].concat(symCps[b]), o);
-      validCache.set(key, v);
-    }
-    return v;
-  };
-
-  const count = new Map<number, number>();
-  const where = new Map<number, number[]>();
+  // The piece rules only depend on the two symbols: checked once per pair.
+  const pairs = new _PairTable((a, b) =>
+    a !== unkId && b !== unkId && symCps[a].length + symCps[b].length <= o.maxPieceLength &&
+    _isValidPiece(symCps[a].concat(symCps[b]), o)
+  );
+  const fresh: number[] = [];
   const addWord = (w: number, sign: number, newSym: number): void => {
     const s = seqs[w], c = freq[w] * sign;
     let overlap = false; // SentencePiece 0.1.97 counts "aaa" as one (a, a), not two
     for (let i = 1; i < s.length; i++) {
-      const a = s[i - 1], b = s[i], key = a * _K + b;
+      const a = s[i - 1], b = s[i];
       if (a === b) {
         overlap = !overlap;
         if (!overlap) continue;
       } else overlap = false;
-      if (!isValid(a, b, key)) continue;
-      count.set(key, (count.get(key) ?? 0) + c);
+      const p = pairs.id(a, b);
+      if (pairs.state[p] === 0) continue;
+      pairs.count[p] += c;
       if (sign > 0 && (newSym < 0 || a === newSym || b === newSym)) {
-        let list = where.get(key);
-        if (list === undefined) where.set(key, list = []);
+        const list = pairs.where[p];
+        if (list.length === 0 && newSym >= 0) fresh.push(p);
         if (list[list.length - 1] !== w) list.push(w);
-        if (newSym >= 0) fresh.add(key);
       }
     }
   };
-  const fresh = new Set<number>();
   for (let w = 0; w < W; w++) addWord(w, 1, -1);
 
-  const heap = new _PairHeap((ka, kb) => {
-    const la = symCps[Math.floor(ka / _K)].length + symCps[ka % _K].length;
-    const lb = symCps[Math.floor(kb / _K)].length + symCps[kb % _K].length;
+  const tie = (pa: number, pb: number): number => {
+    const la = symCps[pairs.left[pa]].length + symCps[pairs.right[pa]].length;
+    const lb = symCps[pairs.left[pb]].length + symCps[pairs.right[pb]].length;
     if (la !== lb) return la - lb;
-    const sa = symStr[Math.floor(ka / _K)] + symStr[ka % _K];
-    const sb = symStr[Math.floor(kb / _K)] + symStr[kb % _K];
-    return _cmpCodePoints(sa, sb);
-  });
-  for (const [key, c] of count) if (c > 0) heap.push(c, key);
+    return _cmpCodePoints(
+      symStr[pairs.left[pa]] + symStr[pairs.right[pa]],
+      symStr[pairs.left[pb]] + symStr[pairs.right[pb]],
+    );
+  };
+  const heap = new _PairHeap(tie);
+  for (let p = 0; p < pairs.size; p++) {
+    if (pairs.state[p] === 1 && pairs.count[p] > 0) heap.push(pairs.count[p], p);
+  }
 
   const merges: string[] = [];
   const learned = new Set<string>();
-  const banned = new Set<number>();
   const seen = new Int32Array(W).fill(-1);
+  let scratch = new Int32Array(64);
   let zero: number[] | null = null;
   while (merges.length < numMerges) {
     // Pop the best pair whose heap count is current.
     let best = -1;
     while (heap.size > 0) {
-      const [c, key] = heap.pop();
-      if (banned.has(key)) continue;
-      const cur = count.get(key) ?? 0;
+      const [c, p] = heap.pop();
+      if (pairs.state[p] !== 1) continue;
+      const cur = pairs.count[p];
       if (cur <= 0) continue;
       if (cur !== c) {
-        heap.push(cur, key);
+        heap.push(cur, p);
         continue;
       }
-      best = key;
+      best = p;
       break;
     }
     if (best < 0) {
       // No pair occurs any more. SentencePiece then keeps taking pairs that occurred once but
       // were merged away (frequency 0), shortest first, then by string.
-      zero ??= _zeroPairs(validCache, count, banned, symCps, heap.tie);
+      if (zero === null) {
+        zero = [];
+        for (let p = 0; p < pairs.size; p++) if (pairs.state[p] === 1) zero.push(p);
+        zero.sort((x, y) => tie(y, x));
+      }
       while (zero.length > 0 && best < 0) {
-        const key = zero.pop()!;
-        if (!banned.has(key)) best = key;
+        const p = zero.pop()!;
+        if (pairs.state[p] === 1) best = p;
       }
       if (best < 0) {
         throw new RangeError(
@@ -796,23 +857,20 @@ function _learnMerges(
         );
       }
     }
-    const a = Math.floor(best / _K), b = best % _K;
+    pairs.state[best] = 2;
+    const a = pairs.left[best], b = pairs.right[best];
     const str = symStr[a] + symStr[b];
-    if (learned.has(str)) {
-      // The same string learned through another pair: SentencePiece drops this pair for good.
-      banned.add(best);
-      continue;
-    }
+    // The same string learned through another pair: SentencePiece drops this pair for good.
+    if (learned.has(str)) continue;
     learned.add(str);
     merges.push(str);
     const n = symStr.length;
-    if (n >= _K) throw new RangeError("Cannot train vocabulary: more than 2^21 symbols");
     symStr.push(str);
     symCps.push(symCps[a].concat(symCps[b]));
 
-    fresh.clear();
-    const list = where.get(best) ?? [];
-    where.delete(best);
+    fresh.length = 0;
+    const list = pairs.where[best];
+    pairs.where[best] = [];
     for (const w of list) {
       if (seen[w] === n) continue;
       seen[w] = n;
@@ -826,46 +884,25 @@ function _learnMerges(
       }
       if (!hit) continue;
       addWord(w, -1, -1);
-      const out = new Int32Array(s.length);
+      if (scratch.length < s.length) scratch = new Int32Array(s.length * 2);
       let m = 0;
       for (let i = 0; i < s.length; i++) {
         if (i + 1 < s.length && s[i] === a && s[i + 1] === b) {
-          out[m++] = n;
+          scratch[m++] = n;
           i++;
-        } else out[m++] = s[i];
+        } else scratch[m++] = s[i];
       }
-      seqs[w] = out.slice(0, m);
+      seqs[w] = scratch.slice(0, m);
       addWord(w, 1, n);
     }
-    count.delete(best);
-    banned.add(best);
-    for (const key of fresh) {
-      const c = count.get(key)!;
-      if (c > 0) heap.push(c, key);
-    }
+    pairs.count[best] = 0;
+    for (const p of fresh) if (pairs.count[p] > 0) heap.push(pairs.count[p], p);
     if (onProgress && merges.length % 100 === 0) onProgress(merges.length, numMerges);
   }
   return merges;
 }
 
-/** Pairs seen during training that no longer occur, best last (for popping). */
-function _zeroPairs(
-  validCache: Map<number, boolean>,
-  count: Map<number, number>,
-  banned: Set<number>,
-  symCps: number[][],
-  tie: (a: number, b: number) => number,
-): number[] {
-  const out: number[] = [];
-  for (const [key, valid] of validCache) {
-    if (!valid || banned.has(key) || (count.get(key) ?? 0) > 0) continue;
-    if (Math.floor(key / _K) >= symCps.length) continue;
-    out.push(key);
-  }
-  return out.sort((a, b) => tie(b, a));
-}
-
-/** A binary max-heap of (count, pair key); ties broken by `tie(keyA, keyB) < 0` first. */
+/** A binary max-heap of (count, pair id); ties broken by `tie(idA, idB) < 0` first. */
 class _PairHeap {
   #c = new Float64Array(1024);
   #k = new Float64Array(1024);
