@@ -131,6 +131,8 @@ export class BpeTrainer {
   #sentences = 0;
 
   /**
+   * Creates a trainer with no sentences yet.
+   *
    * @param options vocabulary size and SentencePiece trainer settings
    * @throws {TypeError} when `vocabSize` is not an integer
    * @throws {RangeError} when a size is out of range
