@@ -1,0 +1,726 @@
+/**
+ * An exact re-implementation of SentencePiece's BPE encoder and decoder (the Llama 2 tokenizer)
+ * plus llama2.c's `tokenizer.bin` format.
+ *
+ * Encoding follows SentencePiece step by step: the normalizer (identity rule: spaces become
+ * U+2581, a dummy-prefix space, optional removal of extra whitespace, user-defined symbols
+ * copied as is), then BPE: split into characters (user-defined symbols are single frozen
+ * symbols), repeatedly merge the adjacent pair whose merged piece has the highest score (ties:
+ * leftmost), resegment pieces of type UNUSED, and finally turn unknown pieces into UTF-8 byte
+ * pieces `<0xNN>` (byte fallback) or merge runs of them into one `<unk>`.
+ *
+ * Speed: when no vocabulary piece contains a non-space character followed by U+2581 (true for
+ * Llama 2), no merge can cross the start of a `▁word`, so the normalized text is split into
+ * `▁*word` chunks and each distinct chunk is encoded once and cached.
+ *
+ * @example
+ * ```ts
+ * const tok = await Tokenizer.load("tokenizer.model");
+ * tok.encode("Hello world"); // [15043, 3186]
+ * tok.decode([15043, 3186]); // "Hello world"
+ * ```
+ *
+ * @module
+ */
+import {
+  type ModelProto,
+  ModelType,
+  NORMALIZER_SPEC_DEFAULTS,
+  parseModelProto,
+  PieceType,
+  type SentencePiece,
+  TRAINER_SPEC_DEFAULTS,
+} from "./sentencepiece_model.ts";
+
+const SPACE = "\u2581";
+const SPACE_CODE = 0x2581;
+const CACHE_LIMIT = 1 << 16;
+const CACHE_MAX_CHUNK = 64;
+
+const _utf8 = new TextEncoder();
+const _utf8dFatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const _utf8d = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/** Options of {@link Tokenizer.encode}. */
+export interface EncodeOptions {
+  /** Prepend the begin-of-sentence id (default false, as `sp.encode`). */
+  bos?: boolean;
+  /** Append the end-of-sentence id (default false). */
+  eos?: boolean;
+}
+
+/** A SentencePiece BPE tokenizer; build it with {@link Tokenizer.load} or the `from*` methods. */
+export class Tokenizer {
+  /** Number of pieces (ids are `0 .. vocabSize-1`). */
+  readonly vocabSize: number;
+  /** Id of `<s>`, or -1 when the model has none. */
+  readonly bosId: number;
+  /** Id of `</s>`, or -1 when the model has none. */
+  readonly eosId: number;
+  /** Id of `<unk>`. */
+  readonly unkId: number;
+  /** The model this tokenizer was built from (do not mutate). */
+  readonly model: ModelProto;
+
+  #pieces: string[];
+  #types: Uint8Array;
+  #scores: Float64Array;
+  /** NORMAL, USER_DEFINED and UNUSED pieces: the ones BPE may produce by merging. */
+  #mergeable = new Map<string, number>();
+  /** Every other piece (control, unknown, byte): looked up first by `pieceToId`. */
+  #reserved = new Map<string, number>();
+  #byteIds = new Int32Array(256).fill(-1);
+  #byteFallback: boolean;
+  #addDummyPrefix: boolean;
+  #removeExtra: boolean;
+  #escape: boolean;
+  #suffix: boolean;
+  #unkSurface: string;
+  /** User-defined pieces, and their distinct lengths longest first. */
+  #user = new Set<string>();
+  #userLens: number[] = [];
+  #chunked: boolean;
+  #cache = new Map<string, Int32Array>();
+  #bin: Uint8Array[] | null = null;
+  #hasUnused = false;
+
+  private constructor(model: ModelProto) {
+    this.model = model;
+    const ts = model.trainerSpec ?? {}, ns = model.normalizerSpec ?? {};
+    const type = ts.modelType ?? TRAINER_SPEC_DEFAULTS.modelType;
+    if (type !== ModelType.BPE) {
+      throw new RangeError(
+        `Cannot create tokenizer: only BPE models are supported, got model type ${
+          ModelType[type] ?? type
+        }`,
+      );
+    }
+    if (ns.precompiledCharsmap && ns.precompiledCharsmap.length > 0) {
+      throw new RangeError(
+        `Cannot create tokenizer: normalization rule '${
+          ns.name ?? "?"
+        }' is not supported (only identity)`,
+      );
+    }
+    const n = model.pieces.length;
+    if (n === 0) throw new SyntaxError("Cannot create tokenizer: the model has no pieces");
+    this.vocabSize = n;
+    this.#pieces = new Array(n);
+    this.#types = new Uint8Array(n);
+    this.#scores = new Float64Array(n);
+    let unk = -1;
+    for (let i = 0; i < n; i++) {
+      const p: SentencePiece = model.pieces[i];
+      if (typeof p.piece !== "string" || p.piece.length === 0) {
+        throw new SyntaxError(`Cannot create tokenizer: piece ${i} is empty`);
+      }
+      const t = p.type ?? PieceType.NORMAL;
+      if (!(t >= PieceType.NORMAL && t <= PieceType.BYTE)) {
+        throw new SyntaxError(`Cannot create tokenizer: piece ${i} has unknown type ${t}`);
+      }
+      this.#pieces[i] = p.piece;
+      this.#types[i] = t;
+      this.#scores[i] = p.score;
+      const mergeable = t === PieceType.NORMAL || t === PieceType.USER_DEFINED ||
+        t === PieceType.UNUSED;
+      const map = mergeable ? this.#mergeable : this.#reserved;
+      if (this.#mergeable.has(p.piece) || this.#reserved.has(p.piece)) {
+        throw new SyntaxError(`Cannot create tokenizer: piece ${JSON.stringify(p.piece)} repeats`);
+      }
+      map.set(p.piece, i);
+      if (t === PieceType.USER_DEFINED) this.#user.add(p.piece);
+      if (t === PieceType.UNUSED) this.#hasUnused = true;
+      if (t === PieceType.UNKNOWN && unk < 0) unk = i;
+      if (t === PieceType.BYTE) {
+        const m = /^<0x([0-9A-F]{2})>$/.exec(p.piece);
+        if (!m) throw new SyntaxError(`Cannot create tokenizer: bad byte piece ${p.piece}`);
+        this.#byteIds[parseInt(m[1], 16)] = i;
+      }
+    }
+    if (unk < 0) throw new SyntaxError("Cannot create tokenizer: the model has no unknown piece");
+    this.unkId = unk;
+    const special = (piece: string) => {
+      const id = this.#reserved.get(piece) ?? -1;
+      return id >= 0 && this.#types[id] === PieceType.CONTROL ? id : -1;
+    };
+    this.bosId = special(ts.bosPiece ?? TRAINER_SPEC_DEFAULTS.bosPiece);
+    this.eosId = special(ts.eosPiece ?? TRAINER_SPEC_DEFAULTS.eosPiece);
+    this.#byteFallback = ts.byteFallback ?? TRAINER_SPEC_DEFAULTS.byteFallback;
+    this.#suffix = ts.treatWhitespaceAsSuffix ?? TRAINER_SPEC_DEFAULTS.treatWhitespaceAsSuffix;
+    this.#unkSurface = ts.unkSurface ?? TRAINER_SPEC_DEFAULTS.unkSurface;
+    this.#addDummyPrefix = ns.addDummyPrefix ?? NORMALIZER_SPEC_DEFAULTS.addDummyPrefix;
+    this.#removeExtra = ns.removeExtraWhitespaces ??
+      NORMALIZER_SPEC_DEFAULTS.removeExtraWhitespaces;
+    this.#escape = ns.escapeWhitespaces ?? NORMALIZER_SPEC_DEFAULTS.escapeWhitespaces;
+    this.#userLens = [...new Set([...this.#user].map((u) => u.length))].sort((a, b) => b - a);
+    // Chunking is exact when no piece that BPE can form or match spans "x▁" (x not ▁).
+    this.#chunked = this.#escape;
+    for (const piece of this.#mergeable.keys()) {
+      if (_spansWordStart(piece)) {
+        this.#chunked = false;
+        break;
+      }
+    }
+  }
+
+  /**
+   * A tokenizer from a parsed `.model` or its bytes.
+   *
+   * @throws {SyntaxError} on a malformed model (empty or repeated pieces, no `<unk>`)
+   * @throws {RangeError} for a non-BPE model or a normalization rule other than identity
+   */
+  static fromModelProto(model: ModelProto | Uint8Array): Tokenizer {
+    return new Tokenizer(model instanceof Uint8Array ? parseModelProto(model) : model);
+  }
+
+  /**
+   * A tokenizer from llama2.c's `tokenizer.bin` (int32 max_token_length, then per token a
+   * float32 score, an int32 byte length and the UTF-8 bytes). Types are inferred as
+   * llama2.c's export wrote them: `\n<s>\n` and `\n</s>\n` are the control pieces, `<unk>` the
+   * unknown piece, `<0xNN>` byte pieces, and a space stands for U+2581.
+   *
+   * @param bytes the file's bytes
+   * @param vocabSize number of tokens to read (default: every token up to the end of the file)
+   * @throws {SyntaxError} when the file is truncated or a token is not UTF-8
+   */
+  static fromLlama2cBin(bytes: Uint8Array, vocabSize?: number): Tokenizer {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const fail = (what: string): never => {
+      throw new SyntaxError(`Cannot read tokenizer.bin: ${what}`);
+    };
+    if (bytes.length < 4) fail("shorter than its 4-byte header");
+    if (vocabSize !== undefined && !(Number.isInteger(vocabSize) && vocabSize > 0)) {
+      throw new RangeError(`Cannot read tokenizer.bin: vocabSize must be > 0, got ${vocabSize}`);
+    }
+    const pieces: SentencePiece[] = [];
+    let pos = 4, unkId = -1, bosId = -1, eosId = -1, hasBytes = false;
+    while (vocabSize === undefined ? pos < bytes.length : pieces.length < vocabSize) {
+      if (pos + 8 > bytes.length) fail(`truncated at token ${pieces.length}`);
+      const score = view.getFloat32(pos, true), len = view.getInt32(pos + 4, true);
+      pos += 8;
+      if (len < 0 || pos + len > bytes.length) fail(`token ${pieces.length} runs past the end`);
+      let s = "";
+      try {
+        s = _utf8dFatal.decode(bytes.subarray(pos, pos + len));
+      } catch {
+        fail(`token ${pieces.length} is not UTF-8`);
+      }
+      pos += len;
+      const id = pieces.length;
+      let type = PieceType.NORMAL;
+      if (s === "\n<s>\n" && bosId < 0) {
+        s = "<s>";
+        type = PieceType.CONTROL;
+        bosId = id;
+      } else if (s === "\n</s>\n" && eosId < 0) {
+        s = "</s>";
+        type = PieceType.CONTROL;
+        eosId = id;
+      } else if (s === "<unk>" && unkId < 0) {
+        type = PieceType.UNKNOWN;
+        unkId = id;
+      } else if (/^<0x[0-9A-F]{2}>$/.test(s)) {
+        type = PieceType.BYTE;
+        hasBytes = true;
+      } else s = s.replaceAll(" ", SPACE);
+      pieces.push({ piece: s, score, type });
+    }
+    return new Tokenizer({
+      pieces,
+      trainerSpec: {
+        modelType: ModelType.BPE,
+        vocabSize: pieces.length,
+        byteFallback: hasBytes,
+        unkId,
+        bosId,
+        eosId,
+        padId: -1,
+      },
+      normalizerSpec: { name: "identity", addDummyPrefix: true, removeExtraWhitespaces: false },
+    });
+  }
+
+  /**
+   * Loads a SentencePiece `.model` or a llama2.c `.bin` (chosen by extension; other names are
+   * sniffed: a `.model` starts with the protobuf tag byte 0x0A).
+   */
+  static async load(path: string): Promise<Tokenizer> {
+    const bytes = await Deno.readFile(path);
+    const isBin = path.endsWith(".bin") ||
+      (!path.endsWith(".model") && bytes.length > 0 && bytes[0] !== 0x0a);
+    return isBin ? Tokenizer.fromLlama2cBin(bytes) : Tokenizer.fromModelProto(bytes);
+  }
+
+  /** The piece text of an id (spaces as U+2581). */
+  idToPiece(id: number): string {
+    this.#checkId(id, "look up piece");
+    return this.#pieces[id];
+  }
+
+  /** The score of an id. */
+  score(id: number): number {
+    this.#checkId(id, "look up score");
+    return this.#scores[id];
+  }
+
+  /** The id of a piece, or the unknown id (as `sp.piece_to_id`). */
+  pieceToId(piece: string): number {
+    return this.#reserved.get(piece) ?? this.#mergeable.get(piece) ?? this.unkId;
+  }
+
+  /**
+   * Encodes text exactly as SentencePiece's `encode` (`out_type=int`).
+   *
+   * @param text the text
+   * @param opts add BOS and/or EOS
+   * @returns the ids
+   * @throws {TypeError} when `text` is not a string
+   * @example
+   * ```ts
+   * tok.encode("Hello world", { bos: true }); // [1, 15043, 3186]
+   * ```
+   */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    if (typeof text !== "string") {
+      throw new TypeError(`Cannot encode: expected a string, got ${typeof text}`);
+    }
+    const out: number[] = [];
+    if (opts.bos) {
+      if (this.bosId < 0) throw new RangeError("Cannot encode: the model has no <s> piece");
+      out.push(this.bosId);
+    }
+    const norm = this.normalize(text);
+    if (norm.length > 0) {
+      if (this.#chunked) this.#encodeChunked(norm, out);
+      else this.#emit(this.#bpe(norm), out);
+    }
+    if (opts.eos) {
+      if (this.eosId < 0) throw new RangeError("Cannot encode: the model has no </s> piece");
+      out.push(this.eosId);
+    }
+    return out;
+  }
+
+  /**
+   * SentencePiece's normalizer for the identity rule: what BPE sees.
+   *
+   * @example
+   * ```ts
+   * tok.normalize("a  b"); // "▁a▁▁b"
+   * ```
+   */
+  normalize(text: string): string {
+    if (text.length === 0) return "";
+    const ws = this.#escape ? SPACE : " ";
+    if (!this.#removeExtra && this.#user.size === 0) {
+      const body = this.#escape ? text.replaceAll(" ", SPACE) : text;
+      if (!this.#addDummyPrefix) return body;
+      return this.#suffix ? body + ws : ws + body;
+    }
+    // General path: units are user-defined symbols (longest match) or single code points.
+    let i = 0;
+    if (this.#removeExtra) {
+      while (i < text.length) {
+        const len = this.#unitLen(text, i);
+        if (len !== 1 || text.charCodeAt(i) !== 0x20) break;
+        i += len;
+      }
+    }
+    if (i >= text.length) return "";
+    let out = !this.#suffix && this.#addDummyPrefix ? ws : "";
+    let prevSpace = this.#removeExtra;
+    while (i < text.length) {
+      const len = this.#unitLen(text, i);
+      let unit = text.slice(i, i + len);
+      i += len;
+      if (prevSpace) {
+        let k = 0;
+        while (k < unit.length && unit.charCodeAt(k) === 0x20) k++;
+        unit = unit.slice(k);
+      }
+      if (unit.length > 0) {
+        out += this.#escape ? unit.replaceAll(" ", SPACE) : unit;
+        prevSpace = unit.charCodeAt(unit.length - 1) === 0x20;
+      }
+      if (!this.#removeExtra) prevSpace = false;
+    }
+    if (this.#removeExtra) {
+      while (out.endsWith(ws)) out = out.slice(0, out.length - ws.length);
+    }
+    if (this.#suffix && this.#addDummyPrefix) out += ws;
+    return out;
+  }
+
+  /**
+   * Decodes ids exactly as SentencePiece's `decode`: control pieces vanish, `<unk>` becomes
+   * the unknown surface, runs of byte pieces are decoded as UTF-8 (each invalid byte becomes
+   * U+FFFD), U+2581 becomes a space, and the dummy-prefix space of the first piece is dropped.
+   *
+   * @throws {RangeError} for an id outside `0 .. vocabSize-1`
+   */
+  decode(ids: ArrayLike<number>): string {
+    let text = "";
+    let isBosWs = true, bosWsSeen = false;
+    const bytes: number[] = [];
+    const stripFirst = this.#addDummyPrefix || this.#removeExtra;
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      this.#checkId(id, "decode");
+      const type = this.#types[id];
+      if (type === PieceType.BYTE) {
+        bytes.push(parseInt(this.#pieces[id].slice(3, 5), 16));
+        continue;
+      }
+      if (bytes.length > 0) {
+        text += _decodeBytes(bytes);
+        bytes.length = 0;
+      }
+      if (bosWsSeen || text.length > 0) isBosWs = false;
+      bosWsSeen = false;
+      if (type === PieceType.CONTROL) continue;
+      if (type === PieceType.UNKNOWN) {
+        text += this.#unkSurface;
+        continue;
+      }
+      let piece = this.#pieces[id];
+      if (isBosWs && stripFirst && piece.startsWith(SPACE)) {
+        piece = piece.slice(1);
+        bosWsSeen = !this.#removeExtra;
+      }
+      text += piece.replaceAll(SPACE, " ");
+    }
+    if (bytes.length > 0) text += _decodeBytes(bytes);
+    return text;
+  }
+
+  /**
+   * The bytes llama2.c's `run.c` prints for `id` after `prev`: the token's `tokenizer.bin`
+   * text (space for U+2581, `\n<s>\n` for BOS), without its leading space after BOS, and the
+   * raw byte for `<0xNN>` pieces. Feed them to a streaming `TextDecoder` to print text.
+   */
+  decodePieceBytes(prev: number, id: number): Uint8Array {
+    this.#checkId(id, "decode piece");
+    if (this.#types[id] === PieceType.BYTE) {
+      return new Uint8Array([parseInt(this.#pieces[id].slice(3, 5), 16)]);
+    }
+    const b = this.#binTokens()[id];
+    return prev === this.bosId && b[0] === 0x20 ? b.subarray(1) : b;
+  }
+
+  /**
+   * {@link decodePieceBytes} as a string, for streaming sampling output like `run.c`'s
+   * `decode`. A byte piece that is only part of a UTF-8 character gives U+FFFD here; use
+   * `decodePieceBytes` with `new TextDecoder().decode(bytes, { stream: true })` to join them.
+   */
+  decodePiece(prev: number, id: number): string {
+    return _utf8d.decode(this.decodePieceBytes(prev, id));
+  }
+
+  /**
+   * llama2.c's `tokenizer.bin`, byte-identical to its `tokenizer.py` export of the same model:
+   * int32 max_token_length, then per token float32 score, int32 length, UTF-8 bytes.
+   */
+  toLlama2cBin(): Uint8Array {
+    const toks = this.#binTokens();
+    let total = 4, maxLen = 0;
+    for (const t of toks) {
+      total += 8 + t.length;
+      if (t.length > maxLen) maxLen = t.length;
+    }
+    const out = new Uint8Array(total);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, maxLen, true);
+    let pos = 4;
+    for (let i = 0; i < toks.length; i++) {
+      view.setFloat32(pos, this.#scores[i], true);
+      view.setUint32(pos + 4, toks[i].length, true);
+      out.set(toks[i], pos + 8);
+      pos += 8 + toks[i].length;
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  #checkId(id: number, action: string): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw new RangeError(`Cannot ${action}: id ${id} is outside [0, ${this.vocabSize})`);
+    }
+  }
+
+  #binTokens(): Uint8Array[] {
+    if (this.#bin) return this.#bin;
+    this.#bin = this.#pieces.map((p, i) => {
+      let t = p;
+      if (i === this.bosId) t = "\n<s>\n";
+      else if (i === this.eosId) t = "\n</s>\n";
+      return _utf8.encode(t.replaceAll(SPACE, " "));
+    });
+    return this.#bin;
+  }
+
+  /** Length (UTF-16 units) of the longest user-defined piece starting at `i`, or 0. */
+  #userMatch(s: string, i: number): number {
+    if (this.#user.size === 0) return 0;
+    for (const len of this.#userLens) {
+      if (i + len <= s.length && this.#user.has(s.slice(i, i + len))) return len;
+    }
+    return 0;
+  }
+
+  /** Length (UTF-16 units) of the normalizer/BPE unit at `i`: a user symbol or a code point. */
+  #unitLen(s: string, i: number): number {
+    const u = this.#userMatch(s, i);
+    return u > 0 ? u : _charLen(s, i);
+  }
+
+  #encodeChunked(norm: string, out: number[]): void {
+    const n = norm.length;
+    let start = 0;
+    let prevUnk = false;
+    for (let i = 1; i <= n; i++) {
+      if (i < n && !(norm.charCodeAt(i) === SPACE_CODE && norm.charCodeAt(i - 1) !== SPACE_CODE)) {
+        continue;
+      }
+      const chunk = norm.slice(start, i);
+      start = i;
+      let ids = this.#cache.get(chunk);
+      if (ids === undefined) {
+        ids = this.#bpe(chunk);
+        if (chunk.length <= CACHE_MAX_CHUNK) {
+          if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+          this.#cache.set(chunk, ids);
+        }
+      }
+      if (this.#byteFallback) {
+        for (let k = 0; k < ids.length; k++) out.push(ids[k]);
+      } else prevUnk = this.#mergeUnk(ids, out, prevUnk);
+    }
+  }
+
+  #emit(ids: Int32Array, out: number[]): void {
+    if (this.#byteFallback) { for (let k = 0; k < ids.length; k++) out.push(ids[k]); }
+    else this.#mergeUnk(ids, out, false);
+  }
+
+  /** Without byte fallback, SentencePiece merges each run of unknown pieces into one. */
+  #mergeUnk(ids: Int32Array, out: number[], prevUnk: boolean): boolean {
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      const unk = this.#types[id] === PieceType.UNKNOWN;
+      if (!(unk && prevUnk)) out.push(id);
+      prevUnk = unk;
+    }
+    return prevUnk;
+  }
+
+  /**
+   * SentencePiece's `bpe::Model::Encode` on normalized text, then byte fallback: ids in order
+   * (unknown pieces are the unknown id when byte fallback is off).
+   */
+  #bpe(s: string): Int32Array {
+    // Symbols are [start, end) UTF-16 ranges of `s`, linked in a list.
+    const cap = s.length;
+    const st = new Int32Array(cap), en = new Int32Array(cap);
+    const prev = new Int32Array(cap), next = new Int32Array(cap);
+    const freeze = new Uint8Array(cap);
+    let n = 0;
+    for (let i = 0; i < s.length;) {
+      const u = this.#userMatch(s, i);
+      const len = u > 0 ? u : _charLen(s, i);
+      st[n] = i;
+      en[n] = i + len;
+      freeze[n] = u > 0 ? 1 : 0;
+      prev[n] = n - 1;
+      next[n] = i + len < s.length ? n + 1 : -1;
+      n++;
+      i += len;
+    }
+    const heap = new _PairHeap();
+    const revMerge = this.#hasUnused ? new Map<string, [string, string]>() : null;
+    const addPair = (l: number, r: number) => {
+      if (l < 0 || r < 0 || freeze[l] || freeze[r]) return;
+      const piece = s.slice(st[l], en[r]);
+      const id = this.#mergeable.get(piece);
+      if (id === undefined) return;
+      heap.push(this.#scores[id], l, r, en[r] - st[l]);
+      if (revMerge && this.#types[id] === PieceType.UNUSED) {
+        revMerge.set(piece, [s.slice(st[l], en[l]), s.slice(st[r], en[r])]);
+      }
+    };
+    for (let i = 1; i < n; i++) addPair(i - 1, i);
+    while (heap.size > 0) {
+      const l = heap.topLeft(), r = heap.topRight(), size = heap.topSize();
+      heap.pop();
+      if (en[l] === st[l] || en[r] === st[r] || (en[l] - st[l]) + (en[r] - st[r]) !== size) {
+        continue;
+      }
+      en[l] = en[r];
+      next[l] = next[r];
+      if (next[r] >= 0) prev[next[r]] = l;
+      en[r] = st[r];
+      addPair(prev[l], l);
+      addPair(l, next[l]);
+    }
+    const ids: number[] = [];
+    const resegment = (w: string) => {
+      const id = this.pieceToId(w);
+      if (revMerge && this.#types[id] === PieceType.UNUSED) {
+        const p = revMerge.get(w);
+        if (p) {
+          resegment(p[0]);
+          resegment(p[1]);
+          return;
+        }
+      }
+      if (this.#byteFallback && this.#types[id] === PieceType.UNKNOWN) {
+        for (const b of _utf8.encode(w)) {
+          const bid = this.#byteIds[b];
+          ids.push(bid >= 0 ? bid : this.unkId);
+        }
+        return;
+      }
+      ids.push(id);
+    };
+    for (let i = 0; i >= 0 && n > 0; i = next[i]) resegment(s.slice(st[i], en[i]));
+    return Int32Array.from(ids);
+  }
+}
+
+/** Length (UTF-16 units) of the code point at `i`: 2 for a surrogate pair, else 1. */
+function _charLen(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+    const d = s.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d < 0xe000) return 2;
+  }
+  return 1;
+}
+
+/** Whether `piece` contains a non-U+2581 character directly followed by U+2581. */
+function _spansWordStart(piece: string): boolean {
+  for (let i = 1; i < piece.length; i++) {
+    if (piece.charCodeAt(i) === SPACE_CODE && piece.charCodeAt(i - 1) !== SPACE_CODE) return true;
+  }
+  return false;
+}
+
+/**
+ * SentencePiece's byte-piece decoding: valid UTF-8 characters are kept, every byte that does
+ * not start a valid character becomes U+FFFD.
+ */
+function _decodeBytes(b: number[]): string {
+  let s = "";
+  let i = 0;
+  const cont = (k: number) => k < b.length && (b[k] & 0xc0) === 0x80;
+  while (i < b.length) {
+    const c = b[i];
+    let cp = -1, len = 1;
+    if (c < 0x80) cp = c;
+    else if ((c & 0xe0) === 0xc0 && cont(i + 1)) {
+      cp = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f);
+      len = 2;
+      if (cp < 0x80) cp = -1;
+    } else if ((c & 0xf0) === 0xe0 && cont(i + 1) && cont(i + 2)) {
+      cp = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
+      len = 3;
+      if (cp < 0x800 || (cp >= 0xd800 && cp < 0xe000)) cp = -1;
+    } else if ((c & 0xf8) === 0xf0 && cont(i + 1) && cont(i + 2) && cont(i + 3)) {
+      cp = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) |
+        (b[i + 3] & 0x3f);
+      len = 4;
+      if (cp < 0x10000 || cp > 0x10ffff) cp = -1;
+    }
+    if (cp < 0) {
+      s += "\ufffd";
+      i += 1;
+    } else {
+      s += String.fromCodePoint(cp);
+      i += len;
+    }
+  }
+  return s;
+}
+
+/** A binary max-heap of symbol pairs: higher score first, then smaller left index. */
+class _PairHeap {
+  score = new Float64Array(64);
+  left = new Int32Array(64);
+  right = new Int32Array(64);
+  sz = new Int32Array(64);
+  size = 0;
+
+  #less(a: number, b: number): boolean {
+    // true when entry a has lower priority than entry b
+    const sa = this.score[a], sb = this.score[b];
+    return sa < sb || (sa === sb && this.left[a] > this.left[b]);
+  }
+
+  #swap(a: number, b: number): void {
+    let t = this.score[a];
+    this.score[a] = this.score[b];
+    this.score[b] = t;
+    t = this.left[a];
+    this.left[a] = this.left[b];
+    this.left[b] = t;
+    t = this.right[a];
+    this.right[a] = this.right[b];
+    this.right[b] = t;
+    t = this.sz[a];
+    this.sz[a] = this.sz[b];
+    this.sz[b] = t;
+  }
+
+  push(score: number, left: number, right: number, size: number): void {
+    if (this.size === this.score.length) {
+      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
+        const b = new (a.constructor as { new (n: number): T })(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.score = grow(this.score);
+      this.left = grow(this.left);
+      this.right = grow(this.right);
+      this.sz = grow(this.sz);
+    }
+    let i = this.size++;
+    this.score[i] = score;
+    this.left[i] = left;
+    this.right[i] = right;
+    this.sz[i] = size;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.#less(p, i)) break;
+      this.#swap(p, i);
+      i = p;
+    }
+  }
+
+  topLeft(): number {
+    return this.left[0];
+  }
+
+  topRight(): number {
+    return this.right[0];
+  }
+
+  topSize(): number {
+    return this.sz[0];
+  }
+
+  pop(): void {
+    const last = --this.size;
+    if (last === 0) return;
+    this.#swap(0, last);
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < last && this.#less(m, l)) m = l;
+      if (r < last && this.#less(m, r)) m = r;
+      if (m === i) break;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+}
