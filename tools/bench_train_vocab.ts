@@ -12,6 +12,7 @@
  * @module
  */
 import { BpeTrainer, trainVocab } from "../src/data/bpe_trainer.ts";
+import { Tokenizer } from "../src/data/tokenizer.ts";
 
 const [mode, ...rest] = Deno.args;
 if (mode === "text") {
@@ -42,12 +43,7 @@ if (mode === "text") {
   }));
 } else if (mode === "encode") {
   const [model, texts] = rest;
-  const { Tokenizer } = await import("../src/data/tokenizer.ts");
-  const tok = Tokenizer.fromModelProto(
-    (await import("../src/data/sentencepiece_model.ts")).parseModelProto(
-      await Deno.readFile(model),
-    ),
-  );
+  const tok = Tokenizer.fromModelProto(await Deno.readFile(model));
   const list: string[] = JSON.parse(await Deno.readTextFile(texts));
   console.log(JSON.stringify(list.map((s) => tok.encode(s, { bos: false }))));
 } else {

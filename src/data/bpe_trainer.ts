@@ -44,6 +44,7 @@ import { basename, join } from "node:path";
 import { TINYSTORIES_DIR } from "./download.ts";
 import { JsonArrayStream, JsonArraySyntaxError } from "./json_stream.ts";
 import { pyStrip } from "./pretokenize.ts";
+import { Tokenizer } from "./tokenizer.ts";
 import {
   encodeModelProto,
   type ModelProto,
@@ -1181,7 +1182,7 @@ export async function trainVocab(opts: TrainVocabOptions): Promise<TrainVocabRes
   const prefix = join(dataDir, `tok${opts.vocabSize}`);
   const model = bpeModelProto(vocab, { input: shards, modelPrefix: prefix });
   const modelPath = prefix + ".model", binPath = prefix + ".bin";
-  const bin = _llama2cBin(model);
+  const bin = Tokenizer.fromModelProto(model).toLlama2cBin();
   await _writeAtomic(modelPath, encodeModelProto(model));
   await _writeAtomic(binPath, bin);
   return {
@@ -1206,29 +1207,4 @@ async function _writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
-}
-
-/** llama2.c's tokenizer.bin (tokenizer.py `export`): max length, then (score, length, bytes). */
-function _llama2cBin(model: ModelProto): Uint8Array {
-  const enc = new TextEncoder();
-  const bos = model.trainerSpec.bosId ?? 1, eos = model.trainerSpec.eosId ?? 2;
-  const toks = model.pieces.map((p, i) =>
-    enc.encode((i === bos ? "\n<s>\n" : i === eos ? "\n</s>\n" : p.piece).replaceAll(WS_STR, " "))
-  );
-  let size = 4, max = 0;
-  for (const t of toks) {
-    size += 8 + t.length;
-    max = Math.max(max, t.length);
-  }
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, max, true);
-  let o = 4;
-  for (let i = 0; i < toks.length; i++) {
-    view.setFloat32(o, model.pieces[i].score, true);
-    view.setUint32(o + 4, toks[i].length, true);
-    out.set(toks[i], o + 8);
-    o += 8 + toks[i].length;
-  }
-  return out;
 }

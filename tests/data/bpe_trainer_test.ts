@@ -12,6 +12,7 @@ import {
   parseModelProto,
   PieceType,
 } from "../../src/data/sentencepiece_model.ts";
+import { Tokenizer } from "../../src/data/tokenizer.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
 
 interface SpFixture {
@@ -64,6 +65,38 @@ for (const n of [512, 1200]) {
     },
   });
 }
+
+Deno.test({
+  name: "a trained model loads, covers every byte, round-trips text and encodes like sentencepiece",
+  ignore: SAMPLE === null,
+  fn() {
+    const fx = fixture("vocab_sp_sample1200.json");
+    const t = new BpeTrainer({ vocabSize: 1200 });
+    t.addText(sampleText(SAMPLE!));
+    const bytes = encodeModelProto(bpeModelProto(t.train()));
+    const tok = Tokenizer.fromModelProto(bytes);
+    assertEquals(tok.vocabSize, 1200);
+    for (let b = 0; b < 256; b++) {
+      assertEquals(tok.pieceToId(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`), 3 + b);
+    }
+    // Python sentencepiece's ids for these texts on its own (identical) model.
+    for (const [text, ids] of fx.encode!) assertEquals(tok.encode(text), ids, text);
+    // Characters never seen in training fall back to bytes and decode back.
+    for (
+      const text of [
+        "Once upon a time, Lily saw a big dog.",
+        "Zoë & 猫 said: 42! 😀",
+        "\u0000\u007f\u00ff edge bytes",
+      ]
+    ) {
+      const ids = tok.encode(text);
+      ok(ids.every((id) => id > 0 && id < 1200), text);
+      assertEquals(tok.decode(ids), text);
+    }
+    // "▁" then the UTF-8 bytes E7 8C AB of 猫 as byte pieces.
+    assertEquals(tok.encode("猫"), [tok.pieceToId("▁"), 3 + 0xe7, 3 + 0x8c, 3 + 0xab]);
+  },
+});
 
 Deno.test("BpeTrainer matches sentencepiece on scripts, digits, tabs, meta strings, literal ▁", () => {
   // Accents, CJK, Cyrillic, Greek, emoji, combining marks, full-width digits, runs of spaces,
