@@ -187,6 +187,9 @@ def compare(args):
     t = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:  # main.ts unavailable: the same library call through the bench tool
+        print(f"  (main.ts failed: {r.stderr.strip().splitlines()[0] if r.stderr else r.returncode}"
+              "; timing tools/bench_train_vocab.ts shards instead)")
+        t = time.time()
         r = subprocess.run(bench + ["shards", os.path.join(work, "data"), str(n), "1"],
                            capture_output=True, text=True)
     ours_s = time.time() - t
