@@ -415,9 +415,11 @@ class _Reader {
         if (this.end - this.pos < 8) this.fail("truncated fixed64");
         this.pos += 8;
         return;
-      case 2:
-        this.pos += this.length();
+      case 2: {
+        const n = this.length(); // read first: `pos += f()` would use the old pos
+        this.pos += n;
         return;
+      }
       case 3:
         for (;;) {
           if (this.pos >= this.end) this.fail(`unterminated group ${field}`);
