@@ -1,31 +1,46 @@
 // matmul_backward_dweight: gradient of matmul_forward (out = inp · weightᵀ) with respect to
 // weight, accumulated (gradient accumulation over micro-steps is free).
-//   dweight [OC, C] f32, written with `+=`
-//   dout    [N, OC] f32
-//   inp     [N, C]  f32
+//   dweight [OC, C] f32, written with `+=`, read and written as vec4 [OC, C/4]
+//   dout    [N, OC] f32, read as vec4 [N, OC/4]
+//   inp     [N, C]  f32, read as vec4 [N, C/4]
 // Derivation: out[n, o] = sum_c inp[n, c] * weight[o, c], so
 //   dL/dweight[o, c] = sum_n dL/dout[n, o] * inp[n, c], i.e. dweight += doutᵀ · inp.
 //
-// No float atomics exist in WGSL: each invocation owns a TM x TN tile of dweight (rows of OC,
-// columns of C, in vec4 accumulators) and loops over all N rows itself, in order
-// (deterministic). A workgroup covers TM rows x WG*TN columns (invocation l owns column quads
-// l, l + WG, ...); clamped loads, guarded stores.
+// No float atomics exist in WGSL: each invocation owns a tile of dweight, rows r0 + i (i < TM,
+// shared by the workgroup) x column quads cq0 + q * WG + lid (q < TN/4), and loops over all N
+// rows itself, in order (deterministic). Per step n: TM/4 + TN/4 vec4 loads,
+// acc_i_q += a[i] * b_q with a = dout[n, rows], b_q = inp[n, quad q].
+// Register tiling for CPU adapters: each invocation owns up to 16 x 16 outputs in vec4
+// accumulators, unrolled by hand (llvmpipe neither unrolls loops over register arrays nor keeps
+// them in registers); the override constants TM and TN (multiples of 4, at most 16 and 16)
+// pick how much of the tile is live, and the `if (TM > ..)` guards fold away when the pipeline
+// is built. Every load is a vec4: on llvmpipe a storage-buffer load costs far more than an FMA
+// (it runs a per-invocation loop with bounds checks), so the kernel maximises FMAs per load.
+// Workgroups of WG invocations, no workgroup memory, no barriers. Workgroups are numbered
+// linearly (x + y * num_workgroups.x, see grid() in plan.ts); row tiles vary fastest. Loads
+// clamp rows/columns past the edge (no branch in the inner loop); stores are guarded.
+// Requires C % 4 == 0 and OC % 4 == 0 (the launcher checks).
 struct Params { N: u32, C: u32, OC: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dweight: array<f32>;
-@group(0) @binding(2) var<storage, read> dout: array<f32>;
-@group(0) @binding(3) var<storage, read> inp: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dweight: array<vec4f>;
+@group(0) @binding(2) var<storage, read> dout: array<vec4f>;
+@group(0) @binding(3) var<storage, read> inp: array<vec4f>;
 
 // Invocations per workgroup.
 override WG: u32 = 8;
-// Rows (of OC) per invocation (1..MAX_TM).
-override TM: u32 = 8;
-// Columns (of C) per invocation (a multiple of 4, 4..4*MAX_TQ).
-override TN: u32 = 16;
+// Rows (of OC) per invocation: 4, 8, 12 or 16.
+override TM: u32 = 16;
+// Columns (of C) per invocation: 4, 8, 12 or 16.
+override TN: u32 = 12;
 
-const MAX_TM = 8u;
-const MAX_TQ = 4u;
+fn store(r: u32, cq: u32, v: vec4f) {
+  let C4 = p.C / 4u;
+  if (r < p.OC && cq < C4) {
+    let idx = r * C4 + cq;
+    dweight[idx] = dweight[idx] + v;
+  }
+}
 
 @compute @workgroup_size(WG)
 fn main(
@@ -35,47 +50,115 @@ fn main(
 ) {
   let tile = wid.x + wid.y * nwg.x;
   let rowTiles = (p.OC + TM - 1u) / TM;
-  let wgCols = WG * TN;
-  let colTiles = (p.C + wgCols - 1u) / wgCols;
+  let C4 = p.C / 4u;
+  let OC4 = p.OC / 4u;
+  let wgQuads = WG * (TN / 4u);
+  let colTiles = (C4 + wgQuads - 1u) / wgQuads;
   if (tile >= rowTiles * colTiles) { return; }
   let r0 = (tile % rowTiles) * TM;
-  let c0 = (tile / rowTiles) * wgCols + lid.x * 4u;
-  let TQ = TN / 4u;
-
-  var aCol: array<u32, MAX_TM>;
-  for (var i = 0u; i < TM; i++) { aCol[i] = min(r0 + i, p.OC - 1u); }
-  var bCol: array<vec4u, MAX_TQ>;
-  for (var q = 0u; q < TQ; q++) {
-    let c = c0 + q * 4u * WG;
-    bCol[q] = min(vec4u(c, c + 1u, c + 2u, c + 3u), vec4u(p.C - 1u));
-  }
-  var acc: array<vec4f, MAX_TM * MAX_TQ>;
+  let cq0 = (tile / rowTiles) * wgQuads + lid.x;
+  let a0Off = min(r0 / 4u + 0u, OC4 - 1u);
+  let a1Off = min(r0 / 4u + 1u, OC4 - 1u);
+  let a2Off = min(r0 / 4u + 2u, OC4 - 1u);
+  let a3Off = min(r0 / 4u + 3u, OC4 - 1u);
+  let b0Off = min(cq0 + 0u * WG, C4 - 1u);
+  let b1Off = min(cq0 + 1u * WG, C4 - 1u);
+  let b2Off = min(cq0 + 2u * WG, C4 - 1u);
+  let b3Off = min(cq0 + 3u * WG, C4 - 1u);
+  var acc0_0 = vec4f(0.0); var acc0_1 = vec4f(0.0); var acc0_2 = vec4f(0.0); var acc0_3 = vec4f(0.0);
+  var acc1_0 = vec4f(0.0); var acc1_1 = vec4f(0.0); var acc1_2 = vec4f(0.0); var acc1_3 = vec4f(0.0);
+  var acc2_0 = vec4f(0.0); var acc2_1 = vec4f(0.0); var acc2_2 = vec4f(0.0); var acc2_3 = vec4f(0.0);
+  var acc3_0 = vec4f(0.0); var acc3_1 = vec4f(0.0); var acc3_2 = vec4f(0.0); var acc3_3 = vec4f(0.0);
+  var acc4_0 = vec4f(0.0); var acc4_1 = vec4f(0.0); var acc4_2 = vec4f(0.0); var acc4_3 = vec4f(0.0);
+  var acc5_0 = vec4f(0.0); var acc5_1 = vec4f(0.0); var acc5_2 = vec4f(0.0); var acc5_3 = vec4f(0.0);
+  var acc6_0 = vec4f(0.0); var acc6_1 = vec4f(0.0); var acc6_2 = vec4f(0.0); var acc6_3 = vec4f(0.0);
+  var acc7_0 = vec4f(0.0); var acc7_1 = vec4f(0.0); var acc7_2 = vec4f(0.0); var acc7_3 = vec4f(0.0);
+  var acc8_0 = vec4f(0.0); var acc8_1 = vec4f(0.0); var acc8_2 = vec4f(0.0); var acc8_3 = vec4f(0.0);
+  var acc9_0 = vec4f(0.0); var acc9_1 = vec4f(0.0); var acc9_2 = vec4f(0.0); var acc9_3 = vec4f(0.0);
+  var acc10_0 = vec4f(0.0); var acc10_1 = vec4f(0.0); var acc10_2 = vec4f(0.0); var acc10_3 = vec4f(0.0);
+  var acc11_0 = vec4f(0.0); var acc11_1 = vec4f(0.0); var acc11_2 = vec4f(0.0); var acc11_3 = vec4f(0.0);
+  var acc12_0 = vec4f(0.0); var acc12_1 = vec4f(0.0); var acc12_2 = vec4f(0.0); var acc12_3 = vec4f(0.0);
+  var acc13_0 = vec4f(0.0); var acc13_1 = vec4f(0.0); var acc13_2 = vec4f(0.0); var acc13_3 = vec4f(0.0);
+  var acc14_0 = vec4f(0.0); var acc14_1 = vec4f(0.0); var acc14_2 = vec4f(0.0); var acc14_3 = vec4f(0.0);
+  var acc15_0 = vec4f(0.0); var acc15_1 = vec4f(0.0); var acc15_2 = vec4f(0.0); var acc15_3 = vec4f(0.0);
   for (var n = 0u; n < p.N; n++) {
-    var b: array<vec4f, MAX_TQ>;
-    let irow = n * p.C;
-    for (var q = 0u; q < TQ; q++) {
-      let x = bCol[q] + vec4u(irow);
-      b[q] = vec4f(inp[x.x], inp[x.y], inp[x.z], inp[x.w]);
-    }
-    let drow = n * p.OC;
-    for (var i = 0u; i < TM; i++) {
-      let a = vec4f(dout[drow + aCol[i]]);
-      for (var q = 0u; q < TQ; q++) {
-        acc[i * MAX_TQ + q] = fma(a, b[q], acc[i * MAX_TQ + q]);
-      }
-    }
+    let drow = n * OC4;
+    let irow = n * C4;
+    var b0: vec4f;
+    { b0 = inp[irow + b0Off]; }
+    var b1: vec4f;
+    if (TN > 4u) { b1 = inp[irow + b1Off]; }
+    var b2: vec4f;
+    if (TN > 8u) { b2 = inp[irow + b2Off]; }
+    var b3: vec4f;
+    if (TN > 12u) { b3 = inp[irow + b3Off]; }
+    { let a = dout[drow + a0Off]; acc0_0 += a[0] * b0; if (TN > 4u) { acc0_1 += a[0] * b1; } if (TN > 8u) { acc0_2 += a[0] * b2; } if (TN > 12u) { acc0_3 += a[0] * b3; } acc1_0 += a[1] * b0; if (TN > 4u) { acc1_1 += a[1] * b1; } if (TN > 8u) { acc1_2 += a[1] * b2; } if (TN > 12u) { acc1_3 += a[1] * b3; } acc2_0 += a[2] * b0; if (TN > 4u) { acc2_1 += a[2] * b1; } if (TN > 8u) { acc2_2 += a[2] * b2; } if (TN > 12u) { acc2_3 += a[2] * b3; } acc3_0 += a[3] * b0; if (TN > 4u) { acc3_1 += a[3] * b1; } if (TN > 8u) { acc3_2 += a[3] * b2; } if (TN > 12u) { acc3_3 += a[3] * b3; } }
+    if (TM > 4u) { let a = dout[drow + a1Off]; acc4_0 += a[0] * b0; if (TN > 4u) { acc4_1 += a[0] * b1; } if (TN > 8u) { acc4_2 += a[0] * b2; } if (TN > 12u) { acc4_3 += a[0] * b3; } acc5_0 += a[1] * b0; if (TN > 4u) { acc5_1 += a[1] * b1; } if (TN > 8u) { acc5_2 += a[1] * b2; } if (TN > 12u) { acc5_3 += a[1] * b3; } acc6_0 += a[2] * b0; if (TN > 4u) { acc6_1 += a[2] * b1; } if (TN > 8u) { acc6_2 += a[2] * b2; } if (TN > 12u) { acc6_3 += a[2] * b3; } acc7_0 += a[3] * b0; if (TN > 4u) { acc7_1 += a[3] * b1; } if (TN > 8u) { acc7_2 += a[3] * b2; } if (TN > 12u) { acc7_3 += a[3] * b3; } }
+    if (TM > 8u) { let a = dout[drow + a2Off]; acc8_0 += a[0] * b0; if (TN > 4u) { acc8_1 += a[0] * b1; } if (TN > 8u) { acc8_2 += a[0] * b2; } if (TN > 12u) { acc8_3 += a[0] * b3; } acc9_0 += a[1] * b0; if (TN > 4u) { acc9_1 += a[1] * b1; } if (TN > 8u) { acc9_2 += a[1] * b2; } if (TN > 12u) { acc9_3 += a[1] * b3; } acc10_0 += a[2] * b0; if (TN > 4u) { acc10_1 += a[2] * b1; } if (TN > 8u) { acc10_2 += a[2] * b2; } if (TN > 12u) { acc10_3 += a[2] * b3; } acc11_0 += a[3] * b0; if (TN > 4u) { acc11_1 += a[3] * b1; } if (TN > 8u) { acc11_2 += a[3] * b2; } if (TN > 12u) { acc11_3 += a[3] * b3; } }
+    if (TM > 12u) { let a = dout[drow + a3Off]; acc12_0 += a[0] * b0; if (TN > 4u) { acc12_1 += a[0] * b1; } if (TN > 8u) { acc12_2 += a[0] * b2; } if (TN > 12u) { acc12_3 += a[0] * b3; } acc13_0 += a[1] * b0; if (TN > 4u) { acc13_1 += a[1] * b1; } if (TN > 8u) { acc13_2 += a[1] * b2; } if (TN > 12u) { acc13_3 += a[1] * b3; } acc14_0 += a[2] * b0; if (TN > 4u) { acc14_1 += a[2] * b1; } if (TN > 8u) { acc14_2 += a[2] * b2; } if (TN > 12u) { acc14_3 += a[2] * b3; } acc15_0 += a[3] * b0; if (TN > 4u) { acc15_1 += a[3] * b1; } if (TN > 8u) { acc15_2 += a[3] * b2; } if (TN > 12u) { acc15_3 += a[3] * b3; } }
   }
-  for (var i = 0u; i < TM; i++) {
-    let r = r0 + i;
-    if (r >= p.OC) { break; }
-    for (var q = 0u; q < TQ; q++) {
-      let c = c0 + q * 4u * WG;
-      for (var e = 0u; e < 4u; e++) {
-        if (c + e < p.C) {
-          let idx = r * p.C + c + e;
-          dweight[idx] = dweight[idx] + acc[i * MAX_TQ + q][e];
-        }
-      }
-    }
-  }
+  store(r0 + 0u, cq0 + 0u * WG, acc0_0);
+  if (TN > 4u) { store(r0 + 0u, cq0 + 1u * WG, acc0_1); }
+  if (TN > 8u) { store(r0 + 0u, cq0 + 2u * WG, acc0_2); }
+  if (TN > 12u) { store(r0 + 0u, cq0 + 3u * WG, acc0_3); }
+  store(r0 + 1u, cq0 + 0u * WG, acc1_0);
+  if (TN > 4u) { store(r0 + 1u, cq0 + 1u * WG, acc1_1); }
+  if (TN > 8u) { store(r0 + 1u, cq0 + 2u * WG, acc1_2); }
+  if (TN > 12u) { store(r0 + 1u, cq0 + 3u * WG, acc1_3); }
+  store(r0 + 2u, cq0 + 0u * WG, acc2_0);
+  if (TN > 4u) { store(r0 + 2u, cq0 + 1u * WG, acc2_1); }
+  if (TN > 8u) { store(r0 + 2u, cq0 + 2u * WG, acc2_2); }
+  if (TN > 12u) { store(r0 + 2u, cq0 + 3u * WG, acc2_3); }
+  store(r0 + 3u, cq0 + 0u * WG, acc3_0);
+  if (TN > 4u) { store(r0 + 3u, cq0 + 1u * WG, acc3_1); }
+  if (TN > 8u) { store(r0 + 3u, cq0 + 2u * WG, acc3_2); }
+  if (TN > 12u) { store(r0 + 3u, cq0 + 3u * WG, acc3_3); }
+  if (TM > 4u) { store(r0 + 4u, cq0 + 0u * WG, acc4_0); }
+  if (TM > 4u && TN > 4u) { store(r0 + 4u, cq0 + 1u * WG, acc4_1); }
+  if (TM > 4u && TN > 8u) { store(r0 + 4u, cq0 + 2u * WG, acc4_2); }
+  if (TM > 4u && TN > 12u) { store(r0 + 4u, cq0 + 3u * WG, acc4_3); }
+  if (TM > 5u) { store(r0 + 5u, cq0 + 0u * WG, acc5_0); }
+  if (TM > 5u && TN > 4u) { store(r0 + 5u, cq0 + 1u * WG, acc5_1); }
+  if (TM > 5u && TN > 8u) { store(r0 + 5u, cq0 + 2u * WG, acc5_2); }
+  if (TM > 5u && TN > 12u) { store(r0 + 5u, cq0 + 3u * WG, acc5_3); }
+  if (TM > 6u) { store(r0 + 6u, cq0 + 0u * WG, acc6_0); }
+  if (TM > 6u && TN > 4u) { store(r0 + 6u, cq0 + 1u * WG, acc6_1); }
+  if (TM > 6u && TN > 8u) { store(r0 + 6u, cq0 + 2u * WG, acc6_2); }
+  if (TM > 6u && TN > 12u) { store(r0 + 6u, cq0 + 3u * WG, acc6_3); }
+  if (TM > 7u) { store(r0 + 7u, cq0 + 0u * WG, acc7_0); }
+  if (TM > 7u && TN > 4u) { store(r0 + 7u, cq0 + 1u * WG, acc7_1); }
+  if (TM > 7u && TN > 8u) { store(r0 + 7u, cq0 + 2u * WG, acc7_2); }
+  if (TM > 7u && TN > 12u) { store(r0 + 7u, cq0 + 3u * WG, acc7_3); }
+  if (TM > 8u) { store(r0 + 8u, cq0 + 0u * WG, acc8_0); }
+  if (TM > 8u && TN > 4u) { store(r0 + 8u, cq0 + 1u * WG, acc8_1); }
+  if (TM > 8u && TN > 8u) { store(r0 + 8u, cq0 + 2u * WG, acc8_2); }
+  if (TM > 8u && TN > 12u) { store(r0 + 8u, cq0 + 3u * WG, acc8_3); }
+  if (TM > 9u) { store(r0 + 9u, cq0 + 0u * WG, acc9_0); }
+  if (TM > 9u && TN > 4u) { store(r0 + 9u, cq0 + 1u * WG, acc9_1); }
+  if (TM > 9u && TN > 8u) { store(r0 + 9u, cq0 + 2u * WG, acc9_2); }
+  if (TM > 9u && TN > 12u) { store(r0 + 9u, cq0 + 3u * WG, acc9_3); }
+  if (TM > 10u) { store(r0 + 10u, cq0 + 0u * WG, acc10_0); }
+  if (TM > 10u && TN > 4u) { store(r0 + 10u, cq0 + 1u * WG, acc10_1); }
+  if (TM > 10u && TN > 8u) { store(r0 + 10u, cq0 + 2u * WG, acc10_2); }
+  if (TM > 10u && TN > 12u) { store(r0 + 10u, cq0 + 3u * WG, acc10_3); }
+  if (TM > 11u) { store(r0 + 11u, cq0 + 0u * WG, acc11_0); }
+  if (TM > 11u && TN > 4u) { store(r0 + 11u, cq0 + 1u * WG, acc11_1); }
+  if (TM > 11u && TN > 8u) { store(r0 + 11u, cq0 + 2u * WG, acc11_2); }
+  if (TM > 11u && TN > 12u) { store(r0 + 11u, cq0 + 3u * WG, acc11_3); }
+  if (TM > 12u) { store(r0 + 12u, cq0 + 0u * WG, acc12_0); }
+  if (TM > 12u && TN > 4u) { store(r0 + 12u, cq0 + 1u * WG, acc12_1); }
+  if (TM > 12u && TN > 8u) { store(r0 + 12u, cq0 + 2u * WG, acc12_2); }
+  if (TM > 12u && TN > 12u) { store(r0 + 12u, cq0 + 3u * WG, acc12_3); }
+  if (TM > 13u) { store(r0 + 13u, cq0 + 0u * WG, acc13_0); }
+  if (TM > 13u && TN > 4u) { store(r0 + 13u, cq0 + 1u * WG, acc13_1); }
+  if (TM > 13u && TN > 8u) { store(r0 + 13u, cq0 + 2u * WG, acc13_2); }
+  if (TM > 13u && TN > 12u) { store(r0 + 13u, cq0 + 3u * WG, acc13_3); }
+  if (TM > 14u) { store(r0 + 14u, cq0 + 0u * WG, acc14_0); }
+  if (TM > 14u && TN > 4u) { store(r0 + 14u, cq0 + 1u * WG, acc14_1); }
+  if (TM > 14u && TN > 8u) { store(r0 + 14u, cq0 + 2u * WG, acc14_2); }
+  if (TM > 14u && TN > 12u) { store(r0 + 14u, cq0 + 3u * WG, acc14_3); }
+  if (TM > 15u) { store(r0 + 15u, cq0 + 0u * WG, acc15_0); }
+  if (TM > 15u && TN > 4u) { store(r0 + 15u, cq0 + 1u * WG, acc15_1); }
+  if (TM > 15u && TN > 8u) { store(r0 + 15u, cq0 + 2u * WG, acc15_2); }
+  if (TM > 15u && TN > 12u) { store(r0 + 15u, cq0 + 3u * WG, acc15_3); }
 }

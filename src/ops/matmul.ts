@@ -2,8 +2,9 @@
  * Matrix multiply of a bias-free linear layer, forward and backward (llm.c's matmul):
  * `out[N,OC] = inp[N,C] · weight[OC,C]ᵀ`, `dinp = dout · weight`, `dweight += doutᵀ · inp`.
  *
- * Each kernel gives every invocation a register tile of `TM x TN` outputs; the tile shapes are
- * override constants, chosen per adapter ({@link matmulTiles}) or passed explicitly (benchmarks).
+ * Each kernel gives every invocation a register tile of `TM x TN` outputs and reads every operand
+ * as vec4, so `C` and `OC` must be multiples of 4 (any `N`). The tile shapes are override
+ * constants, chosen per adapter ({@link matmulTiles}) or passed explicitly (benchmarks).
  *
  * @module
  */
@@ -29,7 +30,7 @@ export const matmulBackwardDweightKernel: Kernel = defineKernel(
 export interface MatmulTiles {
   /** Invocations per workgroup. */
   WG: number;
-  /** Output rows per invocation (1..8). */
+  /** Output rows per invocation (4, 8, 12 or 16). */
   TM: number;
   /** Output columns per invocation (4, 8, 12 or 16). */
   TN: number;
@@ -50,9 +51,9 @@ export type MatmulKind = "forward" | "dinp" | "dweight";
 
 /** Tile shapes measured fastest on llvmpipe (tools/bench_matmul.ts). */
 const CPU_TILES: Record<MatmulKind, MatmulTiles> = {
-  forward: { WG: 8, TM: 8, TN: 16 },
-  dinp: { WG: 8, TM: 8, TN: 16 },
-  dweight: { WG: 8, TM: 8, TN: 16 },
+  forward: { WG: 8, TM: 16, TN: 12 },
+  dinp: { WG: 8, TM: 16, TN: 12 },
+  dweight: { WG: 8, TM: 16, TN: 12 },
 };
 /** Tile shapes for a real GPU: more invocations per workgroup, smaller register tiles. */
 const GPU_TILES: Record<MatmulKind, MatmulTiles> = {
@@ -79,7 +80,13 @@ function _check(name: string, p: MatmulSizes, t: MatmulTiles): void {
       throw new RangeError(`Cannot record ${name}: ${k}=${p[k]} is not a positive u32`);
     }
   }
-  if (!(t.TM >= 1 && t.TM <= 8 && t.TN % 4 === 0 && t.TN >= 4 && t.TN <= 16 && t.WG >= 1)) {
+  if (p.C % 4 !== 0 || p.OC % 4 !== 0) {
+    throw new RangeError(
+      `Cannot record ${name}: C=${p.C} and OC=${p.OC} must be multiples of 4 (vec4 loads)`,
+    );
+  }
+  const ok = (v: number) => v === 4 || v === 8 || v === 12 || v === 16;
+  if (!(ok(t.TM) && ok(t.TN) && Number.isInteger(t.WG) && t.WG >= 1)) {
     throw new RangeError(
       `Cannot record ${name}: tile WG=${t.WG} TM=${t.TM} TN=${t.TN} is out of range`,
     );
@@ -95,8 +102,10 @@ function _workgroups(rows: number, cols: number, t: MatmulTiles): [number, numbe
  *
  * @param plan the plan to record into
  * @param b buffers: out [N,OC], inp [N,C], weight [OC,C] (sub-ranges allowed)
- * @param p sizes N, C, OC; accumulate adds into out instead of overwriting it
+ * @param p sizes N, C, OC (C and OC multiples of 4); accumulate adds into out instead of overwriting it
  * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
+ * @throws {RangeError} when C or OC is not a multiple of 4, a size is not a positive u32, or the
+ *   tile shape is unsupported
  * @example
  * ```ts
  * matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
@@ -123,8 +132,10 @@ export function matmulForward(
  *
  * @param plan the plan to record into
  * @param b buffers: dinp [N,C], dout [N,OC], weight [OC,C]
- * @param p sizes N, C, OC; accumulate adds into dinp instead of overwriting it
+ * @param p sizes N, C, OC (C and OC multiples of 4); accumulate adds into dinp instead of overwriting it
  * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
+ * @throws {RangeError} when C or OC is not a multiple of 4, a size is not a positive u32, or the
+ *   tile shape is unsupported
  */
 export function matmulBackwardDinp(
   plan: Plan,
@@ -148,8 +159,10 @@ export function matmulBackwardDinp(
  *
  * @param plan the plan to record into
  * @param b buffers: dweight [OC,C], dout [N,OC], inp [N,C]
- * @param p sizes N, C, OC
+ * @param p sizes N, C, OC (C and OC multiples of 4)
  * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
+ * @throws {RangeError} when C or OC is not a multiple of 4, a size is not a positive u32, or the
+ *   tile shape is unsupported
  */
 export function matmulBackwardDweight(
   plan: Plan,

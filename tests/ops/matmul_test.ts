@@ -5,6 +5,8 @@ import {
   type MatmulTiles,
 } from "../../src/ops/matmul.ts";
 import * as ref from "../../src/reference/matmul.ts";
+import { throws } from "node:assert/strict";
+import { Plan } from "../../src/gpu/plan.ts";
 import {
   assertClose,
   f32,
@@ -35,16 +37,13 @@ Deno.test("reference matmul backward matches finite differences (N=3, C=5, OC=7)
   });
 });
 
-// Shapes: a single element, odd sizes that are not multiples of any tile, N=1, and C=288.
-const SHAPES: [number, number, number][] = [[1, 1, 1], [37, 45, 131], [1, 288, 77], [
-  19,
-  288,
-  300,
-]];
+// Shapes (C and OC are multiples of 4, as the vec4 kernels require): the smallest, odd N and
+// sizes that are not multiples of any tile, N=1, and C=288.
+const SHAPES: [number, number, number][] = [[1, 4, 4], [37, 44, 132], [1, 288, 76], [19, 288, 300]];
 // Default tiles (undefined) plus shapes a real GPU would use, so they are tested on CPU too.
 const TILES: (MatmulTiles | undefined)[] = [undefined, { WG: 64, TM: 4, TN: 4 }, {
   WG: 4,
-  TM: 3,
+  TM: 8,
   TN: 12,
 }];
 
@@ -154,4 +153,32 @@ Deno.test("matmulForward binds sub-ranges of bigger buffers (a layer's weight sl
   const w2 = all.subarray(2 * stride, 2 * stride + OC * C);
   const got = (await read(gpu, out, 64 + N * OC)).subarray(64);
   assertClose("forward layer 2 slice", got, ref.matmulForward(inp, w2, N, C, OC), _tol(C));
+});
+
+Deno.test("matmul launchers reject C or OC not a multiple of 4, and bad tiles", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  using plan = new Plan(gpu, "test");
+  const b = pool.create("b", 4096);
+  throws(
+    () => matmulForward(plan, { out: b, inp: b, weight: b }, { N: 2, C: 45, OC: 8 }),
+    RangeError,
+  );
+  throws(
+    () => matmulBackwardDinp(plan, { dinp: b, dout: b, weight: b }, { N: 2, C: 8, OC: 6 }),
+    RangeError,
+  );
+  throws(
+    () => matmulBackwardDweight(plan, { dweight: b, dout: b, inp: b }, { N: 0, C: 8, OC: 8 }),
+    RangeError,
+  );
+  throws(
+    () =>
+      matmulForward(plan, { out: b, inp: b, weight: b }, { N: 2, C: 8, OC: 8 }, {
+        WG: 8,
+        TM: 3,
+        TN: 4,
+      }),
+    RangeError,
+  );
 });
