@@ -36,6 +36,7 @@ const SPACE = "\u2581";
 const SPACE_CODE = 0x2581;
 const CACHE_LIMIT = 1 << 16;
 const CACHE_MAX_CHUNK = 64;
+const PAIR_CACHE_LIMIT = 1 << 20;
 
 const _utf8 = new TextEncoder();
 const _utf8dFatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -83,6 +84,11 @@ export class Tokenizer {
   #cache = new Map<string, Int32Array>();
   #bin: Uint8Array[] | null = null;
   #hasUnused = false;
+  #charIds = new Int32Array(0x10000).fill(-2);
+  #pairs = new Map<number, number>();
+  #heap = new _PairHeap();
+  #ids: number[] = [];
+  #buf: _Scratch = _scratch(256);
 
   private constructor(model: ModelProto) {
     this.model = model;
@@ -519,50 +525,55 @@ export class Tokenizer {
    * (unknown pieces are the unknown id when byte fallback is off).
    */
   #bpe(s: string): Int32Array {
-    // Symbols are [start, end) UTF-16 ranges of `s`, linked in a list.
-    const cap = s.length;
-    const st = new Int32Array(cap), en = new Int32Array(cap);
-    const prev = new Int32Array(cap), next = new Int32Array(cap);
-    const freeze = new Uint8Array(cap);
+    // Symbols are [start, end) UTF-16 ranges of `s` in a linked list; `sid` is the symbol's
+    // mergeable piece id (-1 when its text is not one), so pairs are looked up by id.
+    const b = this.#scratch(s.length);
+    const { st, en, sid, prev, next, freeze } = b;
     let n = 0;
+    const hasUser = this.#user.size > 0;
     for (let i = 0; i < s.length;) {
-      const u = this.#userMatch(s, i);
+      const u = hasUser ? this.#userMatch(s, i) : 0;
       const len = u > 0 ? u : _charLen(s, i);
       st[n] = i;
       en[n] = i + len;
       freeze[n] = u > 0 ? 1 : 0;
+      sid[n] = len === 1
+        ? this.#charId(s.charCodeAt(i))
+        : this.#mergeable.get(s.slice(i, i + len)) ?? -1;
       prev[n] = n - 1;
       next[n] = i + len < s.length ? n + 1 : -1;
       n++;
       i += len;
     }
-    const heap = new _PairHeap();
+    const heap = this.#heap;
+    heap.size = 0;
     const revMerge = this.#hasUnused ? new Map<string, [string, string]>() : null;
     const addPair = (l: number, r: number) => {
       if (l < 0 || r < 0 || freeze[l] || freeze[r]) return;
-      const piece = s.slice(st[l], en[r]);
-      const id = this.#mergeable.get(piece);
-      if (id === undefined) return;
-      heap.push(this.#scores[id], l, r, en[r] - st[l]);
+      const id = this.#pairId(sid[l], sid[r], s, st[l], en[r]);
+      if (id < 0) return;
+      heap.push(this.#scores[id], l, r, en[r] - st[l], id);
       if (revMerge && this.#types[id] === PieceType.UNUSED) {
-        revMerge.set(piece, [s.slice(st[l], en[l]), s.slice(st[r], en[r])]);
+        revMerge.set(s.slice(st[l], en[r]), [s.slice(st[l], en[l]), s.slice(st[r], en[r])]);
       }
     };
     for (let i = 1; i < n; i++) addPair(i - 1, i);
     while (heap.size > 0) {
-      const l = heap.topLeft(), r = heap.topRight(), size = heap.topSize();
+      const l = heap.left[0], r = heap.right[0], size = heap.sz[0], id = heap.id[0];
       heap.pop();
       if (en[l] === st[l] || en[r] === st[r] || (en[l] - st[l]) + (en[r] - st[r]) !== size) {
-        continue;
+        continue; // stale: one side was merged away since this pair was queued
       }
       en[l] = en[r];
+      sid[l] = id;
       next[l] = next[r];
       if (next[r] >= 0) prev[next[r]] = l;
       en[r] = st[r];
       addPair(prev[l], l);
       addPair(l, next[l]);
     }
-    const ids: number[] = [];
+    const ids = this.#ids;
+    ids.length = 0;
     const resegment = (w: string) => {
       const id = this.pieceToId(w);
       if (revMerge && this.#types[id] === PieceType.UNUSED) {
@@ -573,18 +584,79 @@ export class Tokenizer {
           return;
         }
       }
-      if (this.#byteFallback && this.#types[id] === PieceType.UNKNOWN) {
-        for (const b of _utf8.encode(w)) {
-          const bid = this.#byteIds[b];
-          ids.push(bid >= 0 ? bid : this.unkId);
-        }
-        return;
-      }
-      ids.push(id);
+      this.#pushId(id, w, ids);
     };
-    for (let i = 0; i >= 0 && n > 0; i = next[i]) resegment(s.slice(st[i], en[i]));
-    return Int32Array.from(ids);
+    for (let i = 0; i >= 0 && n > 0; i = next[i]) {
+      const id = sid[i];
+      if (revMerge || id < 0) resegment(s.slice(st[i], en[i]));
+      else ids.push(id);
+    }
+    return new Int32Array(ids);
   }
+
+  /** Appends `id` for symbol text `w`, or its UTF-8 byte pieces when it is unknown. */
+  #pushId(id: number, w: string, ids: number[]): void {
+    if (this.#byteFallback && this.#types[id] === PieceType.UNKNOWN) {
+      for (const byte of _utf8.encode(w)) {
+        const bid = this.#byteIds[byte];
+        ids.push(bid >= 0 ? bid : this.unkId);
+      }
+      return;
+    }
+    ids.push(id);
+  }
+
+  /** Mergeable id of a one-unit character (-1 when it is not a mergeable piece), cached. */
+  #charId(c: number): number {
+    let id = this.#charIds[c];
+    if (id === -2) {
+      id = this.#mergeable.get(String.fromCharCode(c)) ?? -1;
+      this.#charIds[c] = id;
+    }
+    return id;
+  }
+
+  /** Mergeable id of the concatenation of two symbols (-1 when none), cached by id pair. */
+  #pairId(a: number, b: number, s: string, from: number, to: number): number {
+    if (a < 0 || b < 0) return this.#mergeable.get(s.slice(from, to)) ?? -1;
+    const key = a * this.vocabSize + b;
+    let id = this.#pairs.get(key);
+    if (id === undefined) {
+      id = this.#mergeable.get(this.#pieces[a] + this.#pieces[b]) ?? -1;
+      if (this.#pairs.size >= PAIR_CACHE_LIMIT) this.#pairs.clear();
+      this.#pairs.set(key, id);
+    }
+    return id;
+  }
+
+  #scratch(n: number): _Scratch {
+    if (this.#buf.st.length < n) {
+      let cap = this.#buf.st.length;
+      while (cap < n) cap *= 2;
+      this.#buf = _scratch(cap);
+    }
+    return this.#buf;
+  }
+}
+
+interface _Scratch {
+  st: Int32Array;
+  en: Int32Array;
+  sid: Int32Array;
+  prev: Int32Array;
+  next: Int32Array;
+  freeze: Uint8Array;
+}
+
+function _scratch(cap: number): _Scratch {
+  return {
+    st: new Int32Array(cap),
+    en: new Int32Array(cap),
+    sid: new Int32Array(cap),
+    prev: new Int32Array(cap),
+    next: new Int32Array(cap),
+    freeze: new Uint8Array(cap),
+  };
 }
 
 /** Length (UTF-16 units) of the code point at `i`: 2 for a surrogate pair, else 1. */
@@ -648,6 +720,7 @@ class _PairHeap {
   left = new Int32Array(64);
   right = new Int32Array(64);
   sz = new Int32Array(64);
+  id = new Int32Array(64);
   size = 0;
 
   #less(a: number, b: number): boolean {
@@ -669,9 +742,12 @@ class _PairHeap {
     t = this.sz[a];
     this.sz[a] = this.sz[b];
     this.sz[b] = t;
+    t = this.id[a];
+    this.id[a] = this.id[b];
+    this.id[b] = t;
   }
 
-  push(score: number, left: number, right: number, size: number): void {
+  push(score: number, left: number, right: number, size: number, id: number): void {
     if (this.size === this.score.length) {
       const grow = <T extends Float64Array | Int32Array>(a: T): T => {
         const b = new (a.constructor as { new (n: number): T })(a.length * 2);
@@ -682,30 +758,20 @@ class _PairHeap {
       this.left = grow(this.left);
       this.right = grow(this.right);
       this.sz = grow(this.sz);
+      this.id = grow(this.id);
     }
     let i = this.size++;
     this.score[i] = score;
     this.left[i] = left;
     this.right[i] = right;
     this.sz[i] = size;
+    this.id[i] = id;
     while (i > 0) {
       const p = (i - 1) >> 1;
       if (!this.#less(p, i)) break;
       this.#swap(p, i);
       i = p;
     }
-  }
-
-  topLeft(): number {
-    return this.left[0];
-  }
-
-  topRight(): number {
-    return this.right[0];
-  }
-
-  topSize(): number {
-    return this.sz[0];
   }
 
   pop(): void {
