@@ -8,6 +8,7 @@
  */
 import { type Command, commandHelp, parseCommand, UsageError } from "./src/cli/args.ts";
 import { evalCommand } from "./src/cli/eval.ts";
+import { encodeCommand } from "./src/cli/encode.ts";
 import { downloadCommand } from "./src/cli/download.ts";
 import { pretokenizeCommand } from "./src/cli/pretokenize.ts";
 import { exportCommand } from "./src/cli/export.ts";
@@ -17,6 +18,7 @@ import { benchCommand } from "./src/cli/bench.ts";
 
 const COMMANDS: Command[] = [
   evalCommand,
+  encodeCommand,
   downloadCommand,
   pretokenizeCommand,
   exportCommand,
