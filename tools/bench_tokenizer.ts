@@ -8,7 +8,7 @@
  * the cache rarely helps. Then it runs tools/bench_tokenizer.py (when /usr/bin/python3 has
  * sentencepiece) on the same stories.
  *
- * usage: deno run -A tools/bench_tokenizer.ts [--model PATH] [--text PATH] [--passes 5]
+ * usage: deno run -A tools/bench_tokenizer.ts [--model PATH] [--text PATH] [--passes 10]
  *
  * @module
  */
@@ -25,7 +25,7 @@ const { values } = parseArgs({
   options: {
     model: { type: "string", default: join(DATA, "tokenizer.model") },
     text: { type: "string", default: join(DATA, "tinystories_valid_sample.txt") },
-    passes: { type: "string", default: "5" },
+    passes: { type: "string", default: "10" },
     python: { type: "string", default: "/usr/bin/python3" },
   },
 });

@@ -84,6 +84,7 @@ export class Tokenizer {
   #cache = new Map<string, Int32Array>();
   #bin: Uint8Array[] | null = null;
   #hasUnused = false;
+  #closed: boolean;
   #charIds = new Int32Array(0x10000).fill(-2);
   #pairs = new Map<number, number>();
   #heap = new _PairHeap();
@@ -159,6 +160,17 @@ export class Tokenizer {
       NORMALIZER_SPEC_DEFAULTS.removeExtraWhitespaces;
     this.#escape = ns.escapeWhitespaces ?? NORMALIZER_SPEC_DEFAULTS.escapeWhitespaces;
     this.#userLens = [...new Set([...this.#user].map((u) => u.length))].sort((a, b) => b - a);
+    // Closed alphabet: every character of every mergeable piece is itself a mergeable piece,
+    // so a symbol that is not a piece never merges (true for trained BPE vocabularies).
+    this.#closed = true;
+    for (const piece of this.#mergeable.keys()) {
+      for (let i = 0; i < piece.length && this.#closed;) {
+        const len = _charLen(piece, i);
+        if (!this.#mergeable.has(piece.slice(i, i + len))) this.#closed = false;
+        i += len;
+      }
+      if (!this.#closed) break;
+    }
     // Chunking is exact when no piece that BPE can form or match spans "x▁" (x not ▁).
     this.#chunked = this.#escape;
     for (const piece of this.#mergeable.keys()) {
@@ -618,7 +630,10 @@ export class Tokenizer {
 
   /** Mergeable id of the concatenation of two symbols (-1 when none), cached by id pair. */
   #pairId(a: number, b: number, s: string, from: number, to: number): number {
-    if (a < 0 || b < 0) return this.#mergeable.get(s.slice(from, to)) ?? -1;
+    if (a < 0 || b < 0) {
+      // A symbol that is not a piece can only be part of a piece with a non-piece character.
+      return this.#closed ? -1 : this.#mergeable.get(s.slice(from, to)) ?? -1;
+    }
     const key = a * this.vocabSize + b;
     let id = this.#pairs.get(key);
     if (id === undefined) {
