@@ -1,0 +1,134 @@
+/**
+ * Global gradient norm with torch's `clip_grad_norm_` coefficient, and the AdamW update.
+ *
+ * `globalNorm` runs two passes (partial sums of squares per workgroup, then one workgroup adds
+ * them): no atomics, deterministic. `adamwUpdate` is one dispatch per tensor (bind that tensor's
+ * sub-range of the params/grads/m/v buffers) so each tensor gets its own weight decay; it scales
+ * the gradient by the clip coefficient instead of rewriting the gradients.
+ *
+ * @module
+ */
+import partialCode from "../../kernels/global_norm_partial.wgsl" with { type: "text" };
+import finalCode from "../../kernels/global_norm_final.wgsl" with { type: "text" };
+import adamwCode from "../../kernels/adamw_update.wgsl" with { type: "text" };
+import { defineKernel, type Kernel } from "../gpu/kernel.ts";
+import { grid, type Plan } from "../gpu/plan.ts";
+import type { BufferBinding } from "../gpu/buffers.ts";
+
+/** Lanes per workgroup of global_norm_partial. */
+const NORM_WG = 8;
+/** Elements each lane of global_norm_partial sums. */
+const NORM_PER = 512;
+/** Elements per partial sum. */
+const CHUNK = NORM_WG * NORM_PER;
+/** Lanes of the single global_norm_final workgroup. */
+const FINAL_WG = 64;
+/** Lanes per workgroup of adamw_update. */
+const ADAMW_WG = 64;
+
+/** The `global_norm_partial` kernel. */
+export const globalNormPartialKernel: Kernel = defineKernel("global_norm_partial", partialCode);
+/** The `global_norm_final` kernel. */
+export const globalNormFinalKernel: Kernel = defineKernel("global_norm_final", finalCode);
+/** The `adamw_update` kernel. */
+export const adamwUpdateKernel: Kernel = defineKernel("adamw_update", adamwCode);
+
+/**
+ * Number of f32 partial sums {@link globalNorm} needs for `N` gradients (size `partials` with it).
+ *
+ * @param N number of gradient floats
+ * @returns the partials length (at least 1)
+ * @example
+ * ```ts
+ * const partials = pool.create("norm_partials", 4 * partialsLength(table.numel));
+ * ```
+ */
+export function partialsLength(N: number): number {
+  return Math.max(1, Math.ceil(N / CHUNK));
+}
+
+/**
+ * Records `out[0] = sqrt(sum grads²)` and `out[1] = clip > 0 ? min(1, clip / (out[0] + 1e-6)) : 1`
+ * (torch's `clip_grad_norm_` coefficient).
+ *
+ * @param plan the plan to record into
+ * @param b buffers: out f32 [2] (=), partials f32 [{@link partialsLength}(N)] (scratch), grads [N]
+ * @param p N (gradient floats; padding between tensors must be zero), clip (max norm; 0 = no
+ *   clipping)
+ * @throws {RangeError} when N is not a positive integer or clip is negative
+ * @example
+ * ```ts
+ * globalNorm(plan, { out: gnorm, partials, grads }, { N: table.numel, clip: 1.0 });
+ * ```
+ */
+export function globalNorm(
+  plan: Plan,
+  b: { out: BufferBinding; partials: BufferBinding; grads: BufferBinding },
+  p: { N: number; clip: number },
+): void {
+  if (!Number.isInteger(p.N) || p.N < 1) {
+    throw new RangeError(`Cannot record global_norm: N must be a positive integer, got ${p.N}`);
+  }
+  if (!(p.clip >= 0)) {
+    throw new RangeError(`Cannot record global_norm: clip must be >= 0, got ${p.clip}`);
+  }
+  const M = partialsLength(p.N);
+  plan.dispatch(
+    globalNormPartialKernel,
+    { partials: b.partials, grads: b.grads },
+    { N: p.N },
+    grid(M),
+    { WG: NORM_WG, PER: NORM_PER },
+  );
+  plan.dispatch(
+    globalNormFinalKernel,
+    { out: b.out, partials: b.partials },
+    { M, clip: p.clip },
+    [1, 1, 1],
+    { WG: FINAL_WG },
+  );
+}
+
+/**
+ * Records one AdamW step of one tensor (torch.optim.AdamW's math and order), with the gradient
+ * scaled by `gnorm[1]`.
+ *
+ * @param plan the plan to record into
+ * @param b buffers (each that tensor's sub-range): params, m, v [N] (updated), grads [N];
+ *   hyper f32 [6] = lr, beta1, beta2, eps, 1 - beta1^step, 1 - beta2^step (written by the
+ *   trainer each step); gnorm f32 [2] from {@link globalNorm}
+ * @param p N (floats of the tensor), weight_decay (0 for tensors without decay)
+ * @throws {RangeError} when N is not a positive integer or weight_decay is negative
+ * @example
+ * ```ts
+ * adamwUpdate(plan, { params, grads, m, v, hyper, gnorm }, { N: 288 * 288, weight_decay: 0.1 });
+ * ```
+ */
+export function adamwUpdate(
+  plan: Plan,
+  b: {
+    params: BufferBinding;
+    grads: BufferBinding;
+    m: BufferBinding;
+    v: BufferBinding;
+    hyper: BufferBinding;
+    gnorm: BufferBinding;
+  },
+  p: { N: number; weight_decay: number },
+): void {
+  if (!Number.isInteger(p.N) || p.N < 1) {
+    throw new RangeError(`Cannot record adamw_update: N must be a positive integer, got ${p.N}`);
+  }
+  if (!(p.weight_decay >= 0)) {
+    throw new RangeError(
+      `Cannot record adamw_update: weight_decay must be >= 0, got ${p.weight_decay}`,
+    );
+  }
+  plan.dispatch(
+    adamwUpdateKernel,
+    b,
+    { N: p.N, weight_decay: p.weight_decay },
+    grid(Math.ceil(p.N / ADAMW_WG)),
+    { WG: ADAMW_WG },
+  );
+}

@@ -1,0 +1,143 @@
+import { adamwUpdate, globalNorm, partialsLength } from "../../src/ops/adamw.ts";
+import * as ref from "../../src/reference/adamw.ts";
+import { writeBuffer } from "../../src/gpu/buffers.ts";
+import { Plan } from "../../src/gpu/plan.ts";
+import { REPO_ROOT } from "../helpers/data.ts";
+import { assertClose, f32, randn, read, runPlan, testGpu, testPool } from "../helpers/gpu.ts";
+
+interface Fixture {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  clip: number;
+  shapes: number[][];
+  weight_decay: number[];
+  init: string[];
+  steps: {
+    step: number;
+    lr: number;
+    grads: string[];
+    norm: number;
+    params: string[];
+    m: string[];
+    v: string[];
+  }[];
+}
+
+const fixture: Fixture = JSON.parse(
+  Deno.readTextFileSync(`${REPO_ROOT}/tests/fixtures/adamw.json`),
+);
+
+function _f32(b64: string): Float32Array<ArrayBuffer> {
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return new Float32Array(bytes.buffer);
+}
+
+/** Tolerance relative to the largest magnitude of `want` (the "rel" assertClose prints). */
+function _rel(want: ArrayLike<number>, rel: number): { atol: number; rtol: number } {
+  let m = 0;
+  for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(want[i]));
+  return { atol: m * rel, rtol: 0 };
+}
+
+for (const [N, clip] of [[1, 1], [4097, 0], [1_000_003, 1], [1_000_003, 1e9]]) {
+  Deno.test(`globalNorm matches reference for N=${N} clip=${clip}`, async () => {
+    const gpu = await testGpu();
+    using pool = testPool(gpu);
+    const g = randn(N, N, 0.01);
+    const out = pool.create("out", 8);
+    const partials = pool.create("partials", partialsLength(N) * 4);
+    await runPlan(gpu, (plan) => {
+      globalNorm(plan, { out, partials, grads: f32(pool, "g", g) }, { N, clip });
+    });
+    const want = ref.globalNorm(g, clip);
+    assertClose(`norm, coefficient N=${N} clip=${clip}`, await read(gpu, out, 2), want, {
+      atol: 0,
+      rtol: 1e-6,
+    });
+  });
+}
+
+Deno.test("adamwUpdate and globalNorm match torch.optim.AdamW with clip_grad_norm_ for 3 steps", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const sizes = fixture.shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  // One buffer per state, each tensor at a 256-byte aligned offset (64 floats), zero padding.
+  const offsets: number[] = [];
+  let total = 0;
+  for (const n of sizes) {
+    offsets.push(total);
+    total += Math.ceil(n / 64) * 64;
+  }
+  const pack = (arrays: ArrayLike<number>[]) => {
+    const a = new Float32Array(total);
+    arrays.forEach((x, t) => a.set(x, offsets[t]));
+    return a;
+  };
+  const params = pool.upload("params", pack(fixture.init.map(_f32)));
+  const grads = pool.create("grads", total * 4);
+  const m = pool.create("m", total * 4), v = pool.create("v", total * 4);
+  const hyper = pool.create("hyper", 6 * 4), gnorm = pool.create("gnorm", 8);
+  const partials = pool.create("partials", partialsLength(total) * 4);
+  using plan = new Plan(gpu, "adamw");
+  globalNorm(plan, { out: gnorm, partials, grads }, { N: total, clip: fixture.clip });
+  sizes.forEach((n, t) => {
+    const r = (buffer: GPUBuffer) => ({ buffer, offset: offsets[t] * 4, size: n * 4 });
+    adamwUpdate(plan, {
+      params: r(params),
+      grads: r(grads),
+      m: r(m),
+      v: r(v),
+      hyper,
+      gnorm,
+    }, { N: n, weight_decay: fixture.weight_decay[t] });
+  });
+  await plan.check();
+  // The f64 reference, run alongside, must agree with torch too.
+  const rp = fixture.init.map((s) => Float64Array.from(_f32(s)));
+  const rm = sizes.map((n) => new Float64Array(n)), rv = sizes.map((n) => new Float64Array(n));
+  const { beta1, beta2, eps } = fixture;
+  for (const st of fixture.steps) {
+    const h = {
+      lr: st.lr,
+      beta1,
+      beta2,
+      eps,
+      bc1: 1 - beta1 ** st.step,
+      bc2: 1 - beta2 ** st.step,
+    };
+    writeBuffer(gpu, hyper, Float32Array.of(h.lr, beta1, beta2, eps, h.bc1, h.bc2));
+    const g = st.grads.map(_f32);
+    writeBuffer(gpu, grads, pack(g));
+    plan.submit();
+    await gpu.device.queue.onSubmittedWorkDone();
+    const norm = await read(gpu, gnorm, 2);
+    assertClose(`step ${st.step} norm`, [norm[0]], [st.norm], { atol: 0, rtol: 1e-6 });
+    const [rn, rc] = ref.globalNorm(g.flatMap((x) => Array.from(x)), fixture.clip);
+    assertClose(`step ${st.step} reference norm`, [rn], [st.norm], { atol: 0, rtol: 1e-6 });
+    const [gp, gm, gv] = [
+      await read(gpu, params, total),
+      await read(gpu, m, total),
+      await read(
+        gpu,
+        v,
+        total,
+      ),
+    ];
+    sizes.forEach((n, t) => {
+      ref.adamwUpdate(rp[t], g[t], rm[t], rv[t], h, rc, fixture.weight_decay[t]);
+      const slice = (a: Float32Array) => a.subarray(offsets[t], offsets[t] + n);
+      const tag = `step ${st.step} tensor ${t}`;
+      for (
+        const [name, got, want, refv] of [
+          ["params", slice(gp), _f32(st.params[t]), rp[t]],
+          ["m", slice(gm), _f32(st.m[t]), rm[t]],
+          ["v", slice(gv), _f32(st.v[t]), rv[t]],
+        ] as const
+      ) {
+        assertClose(`${tag} ${name} vs torch`, got, want, _rel(want, 2e-6));
+        assertClose(`${tag} ${name} reference vs torch`, refv, want, _rel(want, 2e-6));
+      }
+    });
+  }
+});
