@@ -5,7 +5,9 @@
  * A dropped connection is resumed in the same process with an HTTP `Range` request from the
  * byte already received, and the new body's bytes are fed into the same decompressor; a server
  * that answers a resume with the whole file (status 200) restarts the extraction from scratch.
- * Files already extracted with the size their tar header records are skipped.
+ * Files already extracted with the size their tar header records are skipped. gzip's checksum
+ * covers the whole stream and is only known at its end: when the stream turns out corrupt, the
+ * files this run wrote are removed.
  *
  * @module
  */
@@ -118,7 +120,13 @@ export async function downloadTinyStories(opts: DownloadOptions = {}): Promise<D
         opts.onRetry?.(`${e.message}; restarting from byte 0`);
         continue;
       }
-      throw _describe(e, url);
+      const err = _describe(e, url);
+      if (err instanceof SyntaxError && !/escapes the target|empty path/.test(err.message)) {
+        // The gzip checksum covers the whole stream and is checked only at its end, so a
+        // corrupt stream may already have produced complete-looking files: remove them.
+        for (const rel of result.written) await Deno.remove(join(dir, rel)).catch(() => {});
+      }
+      throw err;
     }
   }
 }
@@ -231,6 +239,7 @@ export function resumableBody(
   let total: number | null = null;
   let validator: string | null = null;
   let failures = 0;
+  let cancelled = false;
 
   const open = async (): Promise<void> => {
     abort = new AbortController();
@@ -303,6 +312,7 @@ export function resumableBody(
           o.onChunk?.(pos, total);
           return;
         } catch (e) {
+          if (cancelled) return; // the consumer stopped reading: nothing to resume
           if (e instanceof _Fatal || e instanceof _RestartSignal) throw e;
           const old = reader as ReadableStreamDefaultReader<Uint8Array<ArrayBuffer>> | null;
           reader = null;
@@ -323,6 +333,7 @@ export function resumableBody(
       }
     },
     cancel(reason) {
+      cancelled = true;
       abort?.abort();
       return reader?.cancel(reason).catch(() => {});
     },

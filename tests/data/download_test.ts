@@ -1,7 +1,14 @@
 import { deepStrictEqual as assertEquals, ok, rejects } from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type DownloadOptions, downloadTinyStories } from "../../src/data/download.ts";
-import { gzip, makeTar, prng, serveBytes, tinyStoriesShard } from "../helpers/tarball.ts";
+import {
+  assertBytes,
+  gzip,
+  makeTar,
+  prng,
+  serveBytes,
+  tinyStoriesShard,
+} from "../helpers/tarball.ts";
 import { REPO_ROOT } from "../helpers/data.ts";
 
 const SHARDS = [0, 1, 2].map((i) => ({
@@ -35,7 +42,7 @@ async function listTree(dir: string): Promise<string[]> {
 async function assertShards(dataDir: string): Promise<void> {
   const dir = join(dataDir, "TinyStories_all_data");
   assertEquals(await listTree(dir), SHARDS.map((s) => s.name));
-  for (const s of SHARDS) assertEquals(await Deno.readFile(join(dir, s.name)), s.data, s.name);
+  for (const s of SHARDS) assertBytes(await Deno.readFile(join(dir, s.name)), s.data, s.name);
 }
 
 const FAST: Partial<DownloadOptions> = { backoffMs: 1, stallTimeoutMs: 5000 };
@@ -118,19 +125,21 @@ Deno.test("download fails in one line on garbage and leaves no file", async () =
   });
 });
 
-Deno.test("download rejects a gzip corrupted mid-file without a partial shard", async () => {
+Deno.test("download rejects a gzip corrupted mid-file and removes what it wrote", async () => {
   const bad = TGZ.slice();
   const at = Math.floor(bad.length * 0.6);
   for (let i = at; i < at + 64; i++) bad[i] ^= 0x5a;
   await using srv = serveBytes(bad);
   await withTempDir(async (dataDir) => {
-    await rejects(downloadTinyStories({ url: srv.url, dataDir, ...FAST }), SyntaxError);
-    const files = await listTree(dataDir);
-    ok(files.every((f) => !f.endsWith(".part")), `left ${files}`);
-    for (const f of files) {
-      const s = SHARDS.find((x) => `TinyStories_all_data/${x.name}` === f)!;
-      assertEquals(await Deno.readFile(join(dataDir, f)), s.data, f);
-    }
+    // A shard from an earlier, good run is kept; everything this run wrote is suspect.
+    const keep = join(dataDir, "TinyStories_all_data", SHARDS[0].name);
+    await Deno.mkdir(dirname(keep), { recursive: true });
+    await Deno.writeFile(keep, SHARDS[0].data);
+    await rejects(downloadTinyStories({ url: srv.url, dataDir, ...FAST }), {
+      name: "SyntaxError",
+      message: /^Cannot download .*: corrupt gzip stream/,
+    });
+    assertEquals(await listTree(dataDir), [`TinyStories_all_data/${SHARDS[0].name}`]);
   });
 });
 

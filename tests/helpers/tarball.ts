@@ -211,6 +211,18 @@ export function serveBytes(bytes: Uint8Array, opts: ServeOptions = {}): TestServ
   return { url, ranges, close, [Symbol.asyncDispose]: close };
 }
 
+/** Asserts byte equality; node:assert's diff of large arrays takes minutes, so report briefly. */
+export function assertBytes(actual: Uint8Array, expected: Uint8Array, what = "bytes"): void {
+  if (actual.length !== expected.length) {
+    throw new Error(`${what}: ${actual.length} bytes, expected ${expected.length}`);
+  }
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] !== expected[i]) {
+      throw new Error(`${what}: first difference at byte ${i}: ${actual[i]} != ${expected[i]}`);
+    }
+  }
+}
+
 function _concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let off = 0;
