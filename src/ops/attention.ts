@@ -8,17 +8,29 @@
  * `attention_backward_dkdv` (dk, dv per key row, looping over the group's heads and later
  * queries). Deterministic, no atomics; every gradient written with `=`.
  *
+ * Head sizes that are multiples of 4 up to 64 (every llama2.c model: 8, 48, 64) use the `_vec4`
+ * kernels, which read rows as vec4s into hand-unrolled registers (on llvmpipe a storage load
+ * costs far more than an FMA, and dynamically indexed arrays are not kept in registers); other
+ * head sizes (up to 128) use the scalar kernels.
+ *
  * @module
  */
 import fwdCode from "../../kernels/attention_forward.wgsl" with { type: "text" };
 import dqCode from "../../kernels/attention_backward_dq.wgsl" with { type: "text" };
 import dkdvCode from "../../kernels/attention_backward_dkdv.wgsl" with { type: "text" };
+import fwd4Code from "../../kernels/attention_forward_vec4.wgsl" with { type: "text" };
+import dq4Code from "../../kernels/attention_backward_dq_vec4.wgsl" with { type: "text" };
+import dkdv4Code from "../../kernels/attention_backward_dkdv_vec4.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
 
 /** Rows per workgroup (one 256-bit vector of f32 lanes on a CPU adapter). */
 const WG = 8;
+/** Query rows per invocation of attention_forward_vec4. */
+const TM = 2;
+/** Largest head size of the vec4 kernels (HS % 4 == 0), which hold rows in registers. */
+const VEC4_MAX_HS = 64;
 /** Largest head size the kernels hold in registers. */
 export const ATTENTION_MAX_HS = 128;
 
@@ -31,6 +43,23 @@ export const attentionBackwardDkdvKernel: Kernel = defineKernel(
   "attention_backward_dkdv",
   dkdvCode,
 );
+/** The `attention_forward_vec4` kernel (HS % 4 == 0, HS <= 64). */
+export const attentionForwardVec4Kernel: Kernel = defineKernel("attention_forward_vec4", fwd4Code);
+/** The `attention_backward_dq_vec4` kernel (HS % 4 == 0, HS <= 64). */
+export const attentionBackwardDqVec4Kernel: Kernel = defineKernel(
+  "attention_backward_dq_vec4",
+  dq4Code,
+);
+/** The `attention_backward_dkdv_vec4` kernel (HS % 4 == 0, HS <= 64). */
+export const attentionBackwardDkdvVec4Kernel: Kernel = defineKernel(
+  "attention_backward_dkdv_vec4",
+  dkdv4Code,
+);
+
+/** Whether the vec4 register kernels handle head size `HS`. */
+function _vec4(HS: number): boolean {
+  return HS % 4 === 0 && HS <= VEC4_MAX_HS;
+}
 
 /** Sizes of an attention call. */
 export interface AttentionSizes {
@@ -64,6 +93,10 @@ function _params(p: AttentionSizes): Record<string, number> {
   return { B: p.B, T: p.T, NH: p.NH, NKV: p.NKV, HS: p.HS };
 }
 
+function _params4(p: AttentionSizes): Record<string, number> {
+  return { B: p.B, T: p.T, NH: p.NH, NKV: p.NKV };
+}
+
 /**
  * Records causal grouped-query attention.
  *
@@ -88,6 +121,11 @@ export function attentionForward(
   p: AttentionSizes,
 ): void {
   _check("attention_forward", p);
+  if (_vec4(p.HS)) {
+    const n = p.B * p.NH * Math.ceil(p.T / (WG * TM));
+    plan.dispatch(attentionForwardVec4Kernel, b, _params4(p), grid(n), { WG, HS: p.HS, TM });
+    return;
+  }
   const n = p.B * p.NH * Math.ceil(p.T / WG);
   plan.dispatch(attentionForwardKernel, b, _params(p), grid(n), { WG });
 }
@@ -123,16 +161,18 @@ export function attentionBackward(
   p: AttentionSizes,
 ): void {
   _check("attention_backward", p);
-  const params = _params(p);
+  const v4 = _vec4(p.HS);
+  const params = v4 ? _params4(p) : _params(p);
+  const constants: Record<string, number> = v4 ? { WG, HS: p.HS } : { WG };
   plan.dispatch(
-    attentionBackwardDqKernel,
+    v4 ? attentionBackwardDqVec4Kernel : attentionBackwardDqKernel,
     { dq: b.dq, scratch: b.scratch, dout: b.dout, out: b.out, q: b.q, k: b.k, v: b.v, lse: b.lse },
     params,
     grid(p.B * p.NH * Math.ceil(p.T / WG)),
-    { WG },
+    constants,
   );
   plan.dispatch(
-    attentionBackwardDkdvKernel,
+    v4 ? attentionBackwardDkdvVec4Kernel : attentionBackwardDkdvKernel,
     {
       dk: b.dk,
       dv: b.dv,
@@ -145,6 +185,6 @@ export function attentionBackward(
     },
     params,
     grid(p.B * p.NKV * Math.ceil(p.T / WG)),
-    { WG },
+    constants,
   );
 }

@@ -52,6 +52,11 @@ const SHAPES: Sizes[] = [
   { B: 2, T: 13, NH: 4, NKV: 2, HS: 6 },
   { B: 1, T: 19, NH: 4, NKV: 1, HS: 10 },
   { B: 1, T: 37, NH: 4, NKV: 2, HS: 48 },
+  { B: 2, T: 1, NH: 2, NKV: 1, HS: 8 },
+  { B: 2, T: 23, NH: 4, NKV: 1, HS: 8 },
+  { B: 1, T: 41, NH: 3, NKV: 3, HS: 64 },
+  { B: 1, T: 9, NH: 2, NKV: 1, HS: 12 },
+  { B: 1, T: 11, NH: 2, NKV: 2, HS: 100 },
 ];
 
 for (const s of SHAPES) {

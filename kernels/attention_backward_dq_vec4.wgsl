@@ -1,0 +1,137 @@
+// attention_backward_dq_vec4: attention_backward_dq (see there for the derivation) for head
+// sizes HS % 4 == 0, HS <= 64: rows read as vec4s into registers (Row helpers below), one query
+// row per invocation, WG consecutive rows of one (b, h) per workgroup, keys loaded in lockstep.
+//   dq      [B,T,NH,HS] f32 (vec4), written with `=`
+//   scratch [B,NH,T]    f32, D = rowsum(dout * out), written with `=`
+//   dout, out, q [B,T,NH,HS] f32 (vec4);  k, v [B,T,NKV,HS] f32 (vec4);  lse [B,NH,T] f32
+struct Params { B: u32, T: u32, NH: u32, NKV: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> dq: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(3) var<storage, read> dout: array<vec4f>;
+@group(0) @binding(4) var<storage, read> out: array<vec4f>;
+@group(0) @binding(5) var<storage, read> q: array<vec4f>;
+@group(0) @binding(6) var<storage, read> k: array<vec4f>;
+@group(0) @binding(7) var<storage, read> v: array<vec4f>;
+@group(0) @binding(8) var<storage, read> lse: array<f32>;
+
+override WG: u32 = 8;
+// Head size: a multiple of 4, at most 64.
+override HS: u32 = 48;
+
+fn ld(which: u32, i: u32) -> vec4f {
+  switch (which) {
+    case 0u: { return q[i]; }
+    case 1u: { return k[i]; }
+    case 2u: { return v[i]; }
+    case 3u: { return dout[i]; }
+    default: { return out[i]; }
+  }
+}
+fn st(which: u32, i: u32, x: vec4f) {
+  dq[i] = x;
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let ntb = (p.T + WG - 1u) / WG;
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.B * p.NH * ntb) { return; }
+  let bh = w / ntb;
+  let t0 = (w % ntb) * WG;
+  let b = bh / p.NH;
+  let h = bh % p.NH;
+  let g = h / (p.NH / p.NKV);
+  let t = t0 + lid;
+  let tq = min(t, p.T - 1u);
+  let H4 = HS / 4u;
+  let scale = 1.0 / sqrt(f32(HS));
+
+  let qoff = ((b * p.T + tq) * p.NH + h) * H4;
+  var acc: Row;
+  let qr = axpby(ldRow(0u, qoff), scale, acc, 0.0);
+  let dor = ldRow(3u, qoff);
+  let D = dotRow(dor, ldRow(4u, qoff));
+  let L = lse[bh * p.T + tq];
+  let send = min(p.T, t0 + WG);
+  let kstride = p.NKV * H4;
+  let kbase = (b * p.T * p.NKV + g) * H4;
+  for (var s = 0u; s < send; s++) {
+    let koff = kbase + s * kstride;
+    let kr = ldRow(1u, koff);
+    let sc = dotRow(qr, kr);
+    let dp = dotRow(dor, ldRow(2u, koff));
+    let pe = select(0.0, exp(sc - L), s <= tq);
+    acc = axpy(acc, kr, pe * (dp - D));
+  }
+  if (t >= p.T) { return; }
+  scratch[bh * p.T + t] = D;
+  stRow(0u, qoff, axpby(acc, scale, acc, 0.0));
+}
+
+// ---- Row helpers (HS <= 64, HS % 4 == 0): a head row held in registers as 4 chunks of 4 vec4,
+// hand-unrolled (llvmpipe keeps neither dynamically indexed arrays nor unrolled loops in
+// registers); `if (HS > ..)` guards fold away when the pipeline is built. `which` picks the
+// buffer (a literal at every call, so the switch in ld/st folds too). Offsets are in vec4s.
+struct Row { c0: mat4x4f, c1: mat4x4f, c2: mat4x4f, c3: mat4x4f }
+
+fn ld4(which: u32, o: u32, j: u32) -> vec4f {
+  if (4u * j >= HS) { return vec4f(0.0); }
+  return ld(which, o + j);
+}
+fn ld16(which: u32, o: u32, j: u32) -> mat4x4f {
+  return mat4x4f(ld4(which, o, j), ld4(which, o, j + 1u), ld4(which, o, j + 2u),
+                 ld4(which, o, j + 3u));
+}
+fn ldRow(which: u32, o: u32) -> Row {
+  return Row(ld16(which, o, 0u), ld16(which, o, 4u), ld16(which, o, 8u), ld16(which, o, 12u));
+}
+fn st4(which: u32, o: u32, j: u32, x: vec4f) {
+  if (4u * j < HS) { st(which, o + j, x); }
+}
+fn st16(which: u32, o: u32, j: u32, x: mat4x4f) {
+  st4(which, o, j, x[0]);
+  st4(which, o, j + 1u, x[1]);
+  st4(which, o, j + 2u, x[2]);
+  st4(which, o, j + 3u, x[3]);
+}
+fn stRow(which: u32, o: u32, r: Row) {
+  st16(which, o, 0u, r.c0);
+  st16(which, o, 4u, r.c1);
+  st16(which, o, 8u, r.c2);
+  st16(which, o, 12u, r.c3);
+}
+fn dot16(a: mat4x4f, b: mat4x4f) -> vec4f {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
+}
+// a · b
+fn dotRow(a: Row, b: Row) -> f32 {
+  var s = dot16(a.c0, b.c0);
+  if (HS > 16u) { s += dot16(a.c1, b.c1); }
+  if (HS > 32u) { s += dot16(a.c2, b.c2); }
+  if (HS > 48u) { s += dot16(a.c3, b.c3); }
+  return s.x + s.y + s.z + s.w;
+}
+// a * x + b * y
+fn axpby(a: Row, x: f32, b: Row, y: f32) -> Row {
+  var r: Row;
+  r.c0 = a.c0 * x + b.c0 * y;
+  if (HS > 16u) { r.c1 = a.c1 * x + b.c1 * y; }
+  if (HS > 32u) { r.c2 = a.c2 * x + b.c2 * y; }
+  if (HS > 48u) { r.c3 = a.c3 * x + b.c3 * y; }
+  return r;
+}
+// a + b * y
+fn axpy(a: Row, b: Row, y: f32) -> Row {
+  var r: Row;
+  r.c0 = a.c0 + b.c0 * y;
+  if (HS > 16u) { r.c1 = a.c1 + b.c1 * y; }
+  if (HS > 32u) { r.c2 = a.c2 + b.c2 * y; }
+  if (HS > 48u) { r.c3 = a.c3 + b.c3 * y; }
+  return r;
+}

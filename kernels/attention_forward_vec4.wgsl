@@ -1,0 +1,171 @@
+// attention_forward_vec4: attention_forward (see there for the math) for head sizes HS % 4 == 0,
+// HS <= 64, tuned for CPU adapters: every row is read as vec4s into registers (hand-unrolled
+// 16-float chunks, see the Row helpers below), and each invocation owns TM query rows so one
+// load of a key/value row feeds TM rows. HS is an override constant (one pipeline per HS).
+//   out [B,T,NH,HS] f32 (read as vec4), written with `=`
+//   lse [B,NH,T]    f32, written with `=`
+//   q   [B,T,NH,HS] f32 (vec4);  k, v [B,T,NKV,HS] f32 (vec4)
+// Workgroup: WG lanes x TM rows = WG*TM consecutive query rows of one (b, h); row i*WG + lane.
+// Keys are loaded in lockstep up to the workgroup's last row; keys past a row are masked, and a
+// row group whose rows are all before the key is skipped (uniform branch).
+struct Params { B: u32, T: u32, NH: u32, NKV: u32 }
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(3) var<storage, read> q: array<vec4f>;
+@group(0) @binding(4) var<storage, read> k: array<vec4f>;
+@group(0) @binding(5) var<storage, read> v: array<vec4f>;
+
+override WG: u32 = 8;
+// Head size: a multiple of 4, at most 64.
+override HS: u32 = 48;
+// Query rows per invocation: 1 to 4.
+override TM: u32 = 2;
+const NEG: f32 = -3.0e38;
+
+fn ld(which: u32, i: u32) -> vec4f {
+  switch (which) {
+    case 0u: { return q[i]; }
+    case 1u: { return k[i]; }
+    default: { return v[i]; }
+  }
+}
+fn st(which: u32, i: u32, x: vec4f) {
+  out[i] = x;
+}
+
+// Online-softmax state of one query row.
+struct St { q: Row, acc: Row, m: f32, l: f32, t: u32 }
+
+fn init(b: u32, h: u32, t: u32, scale: f32) -> St {
+  var r: St;
+  let tq = min(t, p.T - 1u);
+  r.q = axpby(ldRow(0u, ((b * p.T + tq) * p.NH + h) * (HS / 4u)), scale, r.acc, 0.0);
+  r.m = NEG;
+  r.t = t;
+  return r;
+}
+
+fn step(r: St, kr: Row, vr: Row, s: u32) -> St {
+  var o = r;
+  let sc = dotRow(r.q, kr);
+  let valid = s <= r.t;
+  let mn = select(r.m, max(r.m, sc), valid);
+  let corr = exp(r.m - mn);
+  let pe = select(0.0, exp(sc - mn), valid);
+  o.l = r.l * corr + pe;
+  o.acc = axpby(r.acc, corr, vr, pe);
+  o.m = mn;
+  return o;
+}
+
+fn finish(r: St, b: u32, bh: u32, h: u32) {
+  if (r.t >= p.T) { return; }
+  lse[bh * p.T + r.t] = r.m + log(r.l);
+  stRow(0u, ((b * p.T + r.t) * p.NH + h) * (HS / 4u), axpby(r.acc, 1.0 / r.l, r.acc, 0.0));
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let RB = WG * TM;
+  let ntb = (p.T + RB - 1u) / RB;
+  let w = wid.x + wid.y * nwg.x;
+  if (w >= p.B * p.NH * ntb) { return; }
+  let bh = w / ntb;
+  let t0 = (w % ntb) * RB;
+  let b = bh / p.NH;
+  let h = bh % p.NH;
+  let g = h / (p.NH / p.NKV);
+  let scale = 1.0 / sqrt(f32(HS));
+
+  var r0 = init(b, h, t0 + lid, scale);
+  var r1: St;
+  var r2: St;
+  var r3: St;
+  if (TM > 1u) { r1 = init(b, h, t0 + WG + lid, scale); }
+  if (TM > 2u) { r2 = init(b, h, t0 + 2u * WG + lid, scale); }
+  if (TM > 3u) { r3 = init(b, h, t0 + 3u * WG + lid, scale); }
+  let send = min(p.T, t0 + RB);
+  let kstride = p.NKV * (HS / 4u);
+  let kbase = (b * p.T * p.NKV + g) * (HS / 4u);
+  for (var s = 0u; s < send; s++) {
+    let koff = kbase + s * kstride;
+    let kr = ldRow(1u, koff);
+    let vr = ldRow(2u, koff);
+    if (s < t0 + WG) { r0 = step(r0, kr, vr, s); }
+    if (TM > 1u && s < t0 + 2u * WG) { r1 = step(r1, kr, vr, s); }
+    if (TM > 2u && s < t0 + 3u * WG) { r2 = step(r2, kr, vr, s); }
+    if (TM > 3u) { r3 = step(r3, kr, vr, s); }
+  }
+  finish(r0, b, bh, h);
+  if (TM > 1u) { finish(r1, b, bh, h); }
+  if (TM > 2u) { finish(r2, b, bh, h); }
+  if (TM > 3u) { finish(r3, b, bh, h); }
+}
+
+// ---- Row helpers (HS <= 64, HS % 4 == 0): a head row held in registers as 4 chunks of 4 vec4,
+// hand-unrolled (llvmpipe keeps neither dynamically indexed arrays nor unrolled loops in
+// registers); `if (HS > ..)` guards fold away when the pipeline is built. `which` picks the
+// buffer (a literal at every call, so the switch in ld/st folds too). Offsets are in vec4s.
+struct Row { c0: mat4x4f, c1: mat4x4f, c2: mat4x4f, c3: mat4x4f }
+
+fn ld4(which: u32, o: u32, j: u32) -> vec4f {
+  if (4u * j >= HS) { return vec4f(0.0); }
+  return ld(which, o + j);
+}
+fn ld16(which: u32, o: u32, j: u32) -> mat4x4f {
+  return mat4x4f(ld4(which, o, j), ld4(which, o, j + 1u), ld4(which, o, j + 2u),
+                 ld4(which, o, j + 3u));
+}
+fn ldRow(which: u32, o: u32) -> Row {
+  return Row(ld16(which, o, 0u), ld16(which, o, 4u), ld16(which, o, 8u), ld16(which, o, 12u));
+}
+fn st4(which: u32, o: u32, j: u32, x: vec4f) {
+  if (4u * j < HS) { st(which, o + j, x); }
+}
+fn st16(which: u32, o: u32, j: u32, x: mat4x4f) {
+  st4(which, o, j, x[0]);
+  st4(which, o, j + 1u, x[1]);
+  st4(which, o, j + 2u, x[2]);
+  st4(which, o, j + 3u, x[3]);
+}
+fn stRow(which: u32, o: u32, r: Row) {
+  st16(which, o, 0u, r.c0);
+  st16(which, o, 4u, r.c1);
+  st16(which, o, 8u, r.c2);
+  st16(which, o, 12u, r.c3);
+}
+fn dot16(a: mat4x4f, b: mat4x4f) -> vec4f {
+  return a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
+}
+// a · b
+fn dotRow(a: Row, b: Row) -> f32 {
+  var s = dot16(a.c0, b.c0);
+  if (HS > 16u) { s += dot16(a.c1, b.c1); }
+  if (HS > 32u) { s += dot16(a.c2, b.c2); }
+  if (HS > 48u) { s += dot16(a.c3, b.c3); }
+  return s.x + s.y + s.z + s.w;
+}
+// a * x + b * y
+fn axpby(a: Row, x: f32, b: Row, y: f32) -> Row {
+  var r: Row;
+  r.c0 = a.c0 * x + b.c0 * y;
+  if (HS > 16u) { r.c1 = a.c1 * x + b.c1 * y; }
+  if (HS > 32u) { r.c2 = a.c2 * x + b.c2 * y; }
+  if (HS > 48u) { r.c3 = a.c3 * x + b.c3 * y; }
+  return r;
+}
+// a + b * y
+fn axpy(a: Row, b: Row, y: f32) -> Row {
+  var r: Row;
+  r.c0 = a.c0 + b.c0 * y;
+  if (HS > 16u) { r.c1 = a.c1 + b.c1 * y; }
+  if (HS > 32u) { r.c2 = a.c2 + b.c2 * y; }
+  if (HS > 48u) { r.c3 = a.c3 + b.c3 * y; }
+  return r;
+}
