@@ -8,6 +8,9 @@
 // Tile: rows r0 + i (i < TM, shared by the workgroup) x column quads cq0 + q * WG + lid (q < TN/4).
 // Per 4 steps of o: TM + TN vec4 loads; m_q holds weight rows o..o+3 of quad q as columns, so
 // acc_i_q += m_q * a_i with a_i = dout[r0 + i, o..o+3].
+// Only rows o0 <= o < o1 of weight are summed (Params; multiples of 4): for a wide OC (the
+// classifier) the launcher splits the sum into chunks of consecutive dispatches that add into
+// dinp, so that each chunk of weight is read from cache by every row tile.
 // Register tiling for CPU adapters: each invocation owns up to 16 x 16 outputs in vec4
 // accumulators, unrolled by hand (llvmpipe neither unrolls loops over register arrays nor keeps
 // them in registers); the override constants TM and TN (multiples of 4, at most 16 and 16)
@@ -18,7 +21,7 @@
 // linearly (x + y * num_workgroups.x, see grid() in plan.ts); row tiles vary fastest. Loads
 // clamp rows/columns past the edge (no branch in the inner loop); stores are guarded.
 // Requires C % 4 == 0 and OC % 4 == 0 (the launcher checks).
-struct Params { N: u32, C: u32, OC: u32, accumulate: u32 }
+struct Params { N: u32, C: u32, OC: u32, accumulate: u32, o0: u32, o1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dinp: array<vec4f>;
@@ -93,7 +96,7 @@ fn main(
   var acc13_0 = vec4f(0.0); var acc13_1 = vec4f(0.0); var acc13_2 = vec4f(0.0); var acc13_3 = vec4f(0.0);
   var acc14_0 = vec4f(0.0); var acc14_1 = vec4f(0.0); var acc14_2 = vec4f(0.0); var acc14_3 = vec4f(0.0);
   var acc15_0 = vec4f(0.0); var acc15_1 = vec4f(0.0); var acc15_2 = vec4f(0.0); var acc15_3 = vec4f(0.0);
-  for (var o4 = 0u; o4 < OC4; o4++) {
+  for (var o4 = p.o0 / 4u; o4 < p.o1 / 4u; o4++) {
     let w0 = o4 * 4u * C4;
     var m0: mat4x4f;
     { m0 = mat4x4f(weight[w0 + 0u * C4 + b0Off], weight[w0 + 1u * C4 + b0Off], weight[w0 + 2u * C4 + b0Off], weight[w0 + 3u * C4 + b0Off]); }
