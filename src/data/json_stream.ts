@@ -18,6 +18,8 @@ export class JsonArraySyntaxError extends SyntaxError {
   /** What is wrong, without the "Cannot parse" prefix. */
   readonly detail: string;
   /**
+   * Creates the error.
+   *
    * @param index element index
    * @param offset byte offset
    * @param detail what is wrong

@@ -81,6 +81,17 @@ Deno.test("download resumes a dropped connection with a Range request", async ()
   });
 });
 
+Deno.test("download resumes a connection that stalls", async () => {
+  const cut = Math.floor(TGZ.length / 3);
+  await using srv = serveBytes(TGZ, { stallAfter: [cut] });
+  await withTempDir(async (dataDir) => {
+    const r = await downloadTinyStories({ url: srv.url, dataDir, ...FAST, stallTimeoutMs: 300 });
+    assertEquals(srv.ranges, [null, `bytes=${cut}-`]);
+    assertEquals(r.resumes, 1);
+    await assertShards(dataDir);
+  });
+});
+
 Deno.test("download restarts cleanly when the server ignores Range", async () => {
   await using srv = serveBytes(TGZ, {
     dropAfter: [Math.floor(TGZ.length * 0.7)],

@@ -137,6 +137,8 @@ export function tinyStoriesShard(n: number, seed: number): Uint8Array {
 export interface ServeOptions {
   /** For the i-th request, drop the connection after this many body bytes (undefined: never). */
   dropAfter?: (number | undefined)[];
+  /** For the i-th request, go silent (no error, no close) after this many body bytes. */
+  stallAfter?: (number | undefined)[];
   /** Answer Range requests with 206 (default true); false answers 200 with the whole body. */
   honourRange?: boolean;
   /** Send an ETag (default true). */
@@ -185,6 +187,19 @@ export function serveBytes(bytes: Uint8Array, opts: ServeOptions = {}): TestServ
     }
     const body = bytes.subarray(start);
     headers.set("content-length", String(body.length));
+    const stall = opts.stallAfter?.[i];
+    if (stall !== undefined) {
+      let sent = false;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent) return new Promise(() => {}); // silent until the client hangs up
+          sent = true;
+          c.enqueue(body.slice(0, stall));
+          return Promise.resolve();
+        },
+      });
+      return new Response(stream, { status, headers });
+    }
     const drop = opts.dropAfter?.[i];
     if (drop === undefined) {
       return new Response(body.slice() as Uint8Array<ArrayBuffer>, { status, headers });
