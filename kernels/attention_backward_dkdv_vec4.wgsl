@@ -1,7 +1,8 @@
 // attention_backward_dkdv_vec4: attention_backward_dkdv (see there for the derivation) for head
-// sizes HS % 4 == 0, HS <= 64: rows read as vec4s into registers (Row helpers below), one key
-// row per invocation, WG consecutive key rows of one (b, kv head) per workgroup, looping over
-// the group's query heads and the queries t >= the workgroup's first key (loaded in lockstep).
+// sizes HS % 4 == 0, HS <= 64: rows read as vec4s into registers (Row helpers below); each
+// invocation owns TN key rows (row i*WG + lane of the workgroup's WG*TN rows of one (b, kv
+// head)), so one load of a query/dout row feeds TN keys. Loops over the group's query heads and
+// the queries t >= the workgroup's first key (loaded in lockstep, t < s masked per key).
 //   dk, dv  [B,T,NKV,HS] f32 (vec4), written with `=`
 //   dout, q [B,T,NH,HS] f32 (vec4);  k, v [B,T,NKV,HS] f32 (vec4);  lse, scratch [B,NH,T] f32
 struct Params { B: u32, T: u32, NH: u32, NKV: u32 }
@@ -19,6 +20,8 @@ struct Params { B: u32, T: u32, NH: u32, NKV: u32 }
 override WG: u32 = 8;
 // Head size: a multiple of 4, at most 64.
 override HS: u32 = 48;
+// Key rows per invocation: 1 to 4.
+override TN: u32 = 2;
 
 fn ld(which: u32, i: u32) -> vec4f {
   switch (which) {
@@ -32,47 +35,78 @@ fn st(which: u32, i: u32, x: vec4f) {
   if (which == 0u) { dk[i] = x; } else { dv[i] = x; }
 }
 
+// State of one key row.
+struct St { k: Row, v: Row, dk: Row, dv: Row, s: u32 }
+
+fn init(b: u32, g: u32, s: u32, scale: f32) -> St {
+  var r: St;
+  let off = ((b * p.T + min(s, p.T - 1u)) * p.NKV + g) * (HS / 4u);
+  r.k = axpby(ldRow(1u, off), scale, r.dk, 0.0);
+  r.v = ldRow(2u, off);
+  r.s = s;
+  return r;
+}
+
+fn step(r: St, qr: Row, dr: Row, t: u32, L: f32, D: f32) -> St {
+  var o = r;
+  let sc = dotRow(r.k, qr);
+  let dp = dotRow(r.v, dr);
+  let pe = select(0.0, exp(sc - L), t >= r.s);
+  o.dv = axpy(r.dv, dr, pe);
+  o.dk = axpy(r.dk, qr, pe * (dp - D));
+  return o;
+}
+
+fn finish(r: St, b: u32, g: u32, scale: f32) {
+  if (r.s >= p.T) { return; }
+  let off = ((b * p.T + r.s) * p.NKV + g) * (HS / 4u);
+  stRow(0u, off, axpby(r.dk, scale, r.dk, 0.0));
+  stRow(1u, off, r.dv);
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let nsb = (p.T + WG - 1u) / WG;
+  let RB = WG * TN;
+  let nsb = (p.T + RB - 1u) / RB;
   let w = wid.x + wid.y * nwg.x;
   if (w >= p.B * p.NKV * nsb) { return; }
   let bg = w / nsb;
-  let s0 = (w % nsb) * WG;
+  let s0 = (w % nsb) * RB;
   let b = bg / p.NKV;
   let g = bg % p.NKV;
   let rep = p.NH / p.NKV;
-  let s = s0 + lid;
-  let sk = min(s, p.T - 1u);
-  let H4 = HS / 4u;
   let scale = 1.0 / sqrt(f32(HS));
 
-  let koff = ((b * p.T + sk) * p.NKV + g) * H4;
-  var dka: Row;
-  var dva: Row;
-  let kr = axpby(ldRow(1u, koff), scale, dka, 0.0);
-  let vr = ldRow(2u, koff);
+  var r0 = init(b, g, s0 + lid, scale);
+  var r1: St;
+  var r2: St;
+  var r3: St;
+  if (TN > 1u) { r1 = init(b, g, s0 + WG + lid, scale); }
+  if (TN > 2u) { r2 = init(b, g, s0 + 2u * WG + lid, scale); }
+  if (TN > 3u) { r3 = init(b, g, s0 + 3u * WG + lid, scale); }
   for (var j = 0u; j < rep; j++) {
     let h = g * rep + j;
     let rowbase = (b * p.NH + h) * p.T;
     for (var t = s0; t < p.T; t++) {
-      let qoff = ((b * p.T + t) * p.NH + h) * H4;
+      let qoff = ((b * p.T + t) * p.NH + h) * (HS / 4u);
       let qr = ldRow(0u, qoff);
       let dr = ldRow(3u, qoff);
-      let sc = dotRow(kr, qr);
-      let dp = dotRow(vr, dr);
-      let pe = select(0.0, exp(sc - lse[rowbase + t]), t >= sk);
-      dva = axpy(dva, dr, pe);
-      dka = axpy(dka, qr, pe * (dp - scratch[rowbase + t]));
+      let L = lse[rowbase + t];
+      let D = scratch[rowbase + t];
+      r0 = step(r0, qr, dr, t, L, D);
+      if (TN > 1u && t >= s0 + WG) { r1 = step(r1, qr, dr, t, L, D); }
+      if (TN > 2u && t >= s0 + 2u * WG) { r2 = step(r2, qr, dr, t, L, D); }
+      if (TN > 3u && t >= s0 + 3u * WG) { r3 = step(r3, qr, dr, t, L, D); }
     }
   }
-  if (s >= p.T) { return; }
-  stRow(0u, koff, axpby(dka, scale, dka, 0.0));
-  stRow(1u, koff, dva);
+  finish(r0, b, g, scale);
+  if (TN > 1u) { finish(r1, b, g, scale); }
+  if (TN > 2u) { finish(r2, b, g, scale); }
+  if (TN > 3u) { finish(r3, b, g, scale); }
 }
 
 // ---- Row helpers (HS <= 64, HS % 4 == 0): a head row held in registers as 4 chunks of 4 vec4,

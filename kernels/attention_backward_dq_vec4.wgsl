@@ -1,6 +1,7 @@
 // attention_backward_dq_vec4: attention_backward_dq (see there for the derivation) for head
-// sizes HS % 4 == 0, HS <= 64: rows read as vec4s into registers (Row helpers below), one query
-// row per invocation, WG consecutive rows of one (b, h) per workgroup, keys loaded in lockstep.
+// sizes HS % 4 == 0, HS <= 64: rows read as vec4s into registers (Row helpers below); each
+// invocation owns TM query rows (row i*WG + lane of the workgroup's WG*TM rows of one (b, h)),
+// so one load of a key/value row feeds TM rows; keys are loaded in lockstep, masked per row.
 //   dq      [B,T,NH,HS] f32 (vec4), written with `=`
 //   scratch [B,NH,T]    f32, D = rowsum(dout * out), written with `=`
 //   dout, out, q [B,T,NH,HS] f32 (vec4);  k, v [B,T,NKV,HS] f32 (vec4);  lse [B,NH,T] f32
@@ -19,6 +20,8 @@ struct Params { B: u32, T: u32, NH: u32, NKV: u32 }
 override WG: u32 = 8;
 // Head size: a multiple of 4, at most 64.
 override HS: u32 = 48;
+// Query rows per invocation: 1 to 4.
+override TM: u32 = 2;
 
 fn ld(which: u32, i: u32) -> vec4f {
   switch (which) {
@@ -33,45 +36,76 @@ fn st(which: u32, i: u32, x: vec4f) {
   dq[i] = x;
 }
 
+// State of one query row.
+struct St { q: Row, dout: Row, acc: Row, D: f32, L: f32, t: u32 }
+
+fn init(b: u32, bh: u32, h: u32, t: u32, scale: f32) -> St {
+  var r: St;
+  let tq = min(t, p.T - 1u);
+  let off = ((b * p.T + tq) * p.NH + h) * (HS / 4u);
+  r.q = axpby(ldRow(0u, off), scale, r.acc, 0.0);
+  r.dout = ldRow(3u, off);
+  r.D = dotRow(r.dout, ldRow(4u, off));
+  r.L = lse[bh * p.T + tq];
+  r.t = t;
+  return r;
+}
+
+fn step(r: St, kr: Row, vr: Row, s: u32) -> St {
+  var o = r;
+  let sc = dotRow(r.q, kr);
+  let dp = dotRow(r.dout, vr);
+  let pe = select(0.0, exp(sc - r.L), s <= r.t);
+  o.acc = axpy(r.acc, kr, pe * (dp - r.D));
+  return o;
+}
+
+fn finish(r: St, b: u32, bh: u32, h: u32, scale: f32) {
+  if (r.t >= p.T) { return; }
+  scratch[bh * p.T + r.t] = r.D;
+  stRow(0u, ((b * p.T + r.t) * p.NH + h) * (HS / 4u), axpby(r.acc, scale, r.acc, 0.0));
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let ntb = (p.T + WG - 1u) / WG;
+  let RB = WG * TM;
+  let ntb = (p.T + RB - 1u) / RB;
   let w = wid.x + wid.y * nwg.x;
   if (w >= p.B * p.NH * ntb) { return; }
   let bh = w / ntb;
-  let t0 = (w % ntb) * WG;
+  let t0 = (w % ntb) * RB;
   let b = bh / p.NH;
   let h = bh % p.NH;
   let g = h / (p.NH / p.NKV);
-  let t = t0 + lid;
-  let tq = min(t, p.T - 1u);
-  let H4 = HS / 4u;
   let scale = 1.0 / sqrt(f32(HS));
 
-  let qoff = ((b * p.T + tq) * p.NH + h) * H4;
-  var acc: Row;
-  let qr = axpby(ldRow(0u, qoff), scale, acc, 0.0);
-  let dor = ldRow(3u, qoff);
-  let D = dotRow(dor, ldRow(4u, qoff));
-  let L = lse[bh * p.T + tq];
-  let send = min(p.T, t0 + WG);
-  let kstride = p.NKV * H4;
-  let kbase = (b * p.T * p.NKV + g) * H4;
+  var r0 = init(b, bh, h, t0 + lid, scale);
+  var r1: St;
+  var r2: St;
+  var r3: St;
+  if (TM > 1u) { r1 = init(b, bh, h, t0 + WG + lid, scale); }
+  if (TM > 2u) { r2 = init(b, bh, h, t0 + 2u * WG + lid, scale); }
+  if (TM > 3u) { r3 = init(b, bh, h, t0 + 3u * WG + lid, scale); }
+  let send = min(p.T, t0 + RB);
+  let kstride = p.NKV * (HS / 4u);
+  let kbase = (b * p.T * p.NKV + g) * (HS / 4u);
   for (var s = 0u; s < send; s++) {
     let koff = kbase + s * kstride;
     let kr = ldRow(1u, koff);
-    let sc = dotRow(qr, kr);
-    let dp = dotRow(dor, ldRow(2u, koff));
-    let pe = select(0.0, exp(sc - L), s <= tq);
-    acc = axpy(acc, kr, pe * (dp - D));
+    let vr = ldRow(2u, koff);
+    if (s < t0 + WG) { r0 = step(r0, kr, vr, s); }
+    if (TM > 1u && s < t0 + 2u * WG) { r1 = step(r1, kr, vr, s); }
+    if (TM > 2u && s < t0 + 3u * WG) { r2 = step(r2, kr, vr, s); }
+    if (TM > 3u) { r3 = step(r3, kr, vr, s); }
   }
-  if (t >= p.T) { return; }
-  scratch[bh * p.T + t] = D;
-  stRow(0u, qoff, axpby(acc, scale, acc, 0.0));
+  finish(r0, b, bh, h, scale);
+  if (TM > 1u) { finish(r1, b, bh, h, scale); }
+  if (TM > 2u) { finish(r2, b, bh, h, scale); }
+  if (TM > 3u) { finish(r3, b, bh, h, scale); }
 }
 
 // ---- Row helpers (HS <= 64, HS % 4 == 0): a head row held in registers as 4 chunks of 4 vec4,

@@ -27,7 +27,7 @@ import type { BufferBinding } from "../gpu/buffers.ts";
 
 /** Rows per workgroup (one 256-bit vector of f32 lanes on a CPU adapter). */
 const WG = 8;
-/** Query rows per invocation of attention_forward_vec4. */
+/** Query rows (forward, dq) or key rows (dkdv) per invocation of the vec4 kernels. */
 const TM = 2;
 /** Largest head size of the vec4 kernels (HS % 4 == 0), which hold rows in registers. */
 const VEC4_MAX_HS = 64;
@@ -163,13 +163,13 @@ export function attentionBackward(
   _check("attention_backward", p);
   const v4 = _vec4(p.HS);
   const params = v4 ? _params4(p) : _params(p);
-  const constants: Record<string, number> = v4 ? { WG, HS: p.HS } : { WG };
+  const rows = v4 ? WG * TM : WG;
   plan.dispatch(
     v4 ? attentionBackwardDqVec4Kernel : attentionBackwardDqKernel,
     { dq: b.dq, scratch: b.scratch, dout: b.dout, out: b.out, q: b.q, k: b.k, v: b.v, lse: b.lse },
     params,
-    grid(p.B * p.NH * Math.ceil(p.T / WG)),
-    constants,
+    grid(p.B * p.NH * Math.ceil(p.T / rows)),
+    v4 ? { WG, HS: p.HS, TM } : { WG },
   );
   plan.dispatch(
     v4 ? attentionBackwardDkdvVec4Kernel : attentionBackwardDkdvKernel,
@@ -184,7 +184,7 @@ export function attentionBackward(
       scratch: b.scratch,
     },
     params,
-    grid(p.B * p.NKV * Math.ceil(p.T / WG)),
-    constants,
+    grid(p.B * p.NKV * Math.ceil(p.T / rows)),
+    v4 ? { WG, HS: p.HS, TN: TM } : { WG },
   );
 }
