@@ -1,5 +1,6 @@
 """Writes tests/fixtures/adamw.json: three steps of torch.optim.AdamW with clip_grad_norm_ on
-small seeded tensors (two parameter groups: with and without weight decay), for
+small seeded tensors (two parameter groups: with and without weight decay; sizes with
+N % 4 != 0 and N % 4 == 0, which take the scalar and the vec4 kernel), for
 tests/ops/adamw_test.ts.
 
 Usage: /usr/bin/python3 tools/adamw_fixture.py   (needs torch; CI uses the committed file)
@@ -19,8 +20,8 @@ def b64(t: torch.Tensor) -> str:
 
 def main() -> None:
     torch.manual_seed(1234)
-    shapes = [(37,), (5, 11), (13,)]
-    decay = [0.1, 0.1, 0.0]
+    shapes = [(37,), (6, 12), (13,), (8,)]  # N % 4 != 0 and == 0: both kernels
+    decay = [0.1, 0.1, 0.0, 0.0]
     params = [torch.nn.Parameter(torch.randn(*s) * 0.5) for s in shapes]
     init = [b64(p) for p in params]
     beta1, beta2, eps, clip = 0.9, 0.95, 1e-8, 1.0

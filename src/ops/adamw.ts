@@ -4,13 +4,15 @@
  * `globalNorm` runs two passes (partial sums of squares per workgroup, then one workgroup adds
  * them): no atomics, deterministic. `adamwUpdate` is one dispatch per tensor (bind that tensor's
  * sub-range of the params/grads/m/v buffers) so each tensor gets its own weight decay; it scales
- * the gradient by the clip coefficient instead of rewriting the gradients.
+ * the gradient by the clip coefficient instead of rewriting the gradients. Tensors with
+ * N % 4 == 0 (all of llama2.c's) use the vec4 kernel, the rest the scalar one.
  *
  * @module
  */
 import partialCode from "../../kernels/global_norm_partial.wgsl" with { type: "text" };
 import finalCode from "../../kernels/global_norm_final.wgsl" with { type: "text" };
 import adamwCode from "../../kernels/adamw_update.wgsl" with { type: "text" };
+import adamw4Code from "../../kernels/adamw_update_vec4.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -25,6 +27,8 @@ const CHUNK = NORM_WG * NORM_PER;
 const FINAL_WG = 64;
 /** Lanes per workgroup of adamw_update. */
 const ADAMW_WG = 64;
+/** vec4s each invocation of adamw_update_vec4 updates. */
+const ADAMW_PER = 4;
 
 /** The `global_norm_partial` kernel. */
 export const globalNormPartialKernel: Kernel = defineKernel("global_norm_partial", partialCode);
@@ -32,6 +36,8 @@ export const globalNormPartialKernel: Kernel = defineKernel("global_norm_partial
 export const globalNormFinalKernel: Kernel = defineKernel("global_norm_final", finalCode);
 /** The `adamw_update` kernel. */
 export const adamwUpdateKernel: Kernel = defineKernel("adamw_update", adamwCode);
+/** The `adamw_update_vec4` kernel (tensors with N % 4 == 0). */
+export const adamwUpdateVec4Kernel: Kernel = defineKernel("adamw_update_vec4", adamw4Code);
 
 /**
  * Number of f32 partial sums {@link globalNorm} needs for `N` gradients (size `partials` with it).
@@ -123,6 +129,17 @@ export function adamwUpdate(
     throw new RangeError(
       `Cannot record adamw_update: weight_decay must be >= 0, got ${p.weight_decay}`,
     );
+  }
+  if (p.N % 4 === 0) {
+    const n4 = p.N / 4;
+    plan.dispatch(
+      adamwUpdateVec4Kernel,
+      b,
+      { N4: n4, weight_decay: p.weight_decay },
+      grid(Math.ceil(Math.ceil(n4 / ADAMW_PER) / ADAMW_WG)),
+      { WG: ADAMW_WG, PER: ADAMW_PER },
+    );
+    return;
   }
   plan.dispatch(
     adamwUpdateKernel,

@@ -141,3 +141,28 @@ Deno.test("adamwUpdate and globalNorm match torch.optim.AdamW with clip_grad_nor
     });
   }
 });
+
+Deno.test("adamwUpdate (vec4 kernel, many workgroups) matches reference for N=100000", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const N = 100000;
+  const p0 = randn(N, 1), g = randn(N, 2, 0.1), m0 = randn(N, 3, 0.01);
+  const v0 = randn(N, 4, 1e-3).map(Math.abs);
+  const h = { lr: 3e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, bc1: 1 - 0.9 ** 7, bc2: 1 - 0.95 ** 7 };
+  const params = f32(pool, "p", p0), m = f32(pool, "m", m0), v = f32(pool, "v", v0);
+  await runPlan(gpu, (plan) => {
+    adamwUpdate(plan, {
+      params,
+      grads: f32(pool, "g", g),
+      m,
+      v,
+      hyper: f32(pool, "h", [h.lr, h.beta1, h.beta2, h.eps, h.bc1, h.bc2]),
+      gnorm: f32(pool, "n", [2, 0.5]),
+    }, { N, weight_decay: 0.1 });
+  });
+  const rp = Float64Array.from(p0), rm = Float64Array.from(m0), rv = Float64Array.from(v0);
+  ref.adamwUpdate(rp, g, rm, rv, h, 0.5, 0.1);
+  assertClose("params N=100000", await read(gpu, params, N), rp, _rel(rp, 1e-6));
+  assertClose("m N=100000", await read(gpu, m, N), rm, _rel(rm, 1e-6));
+  assertClose("v N=100000", await read(gpu, v, N), rv, _rel(rv, 1e-6));
+});
