@@ -2,13 +2,17 @@
  * Softmax cross-entropy over rows of logits, its in-place backward, and the scaled loss sum.
  *
  * The classifier output is chunked over rows by the model (R rows at a time with
- * R·V·4 bytes ≤ 128 MiB), so each call sees one chunk; targets < 0 are ignored rows.
+ * R·V·4 bytes ≤ 128 MiB), so each call sees one chunk; targets < 0 are ignored rows. Vocabularies
+ * with V % 4 == 0 (32000, 512) use the `_vec4` kernels (one pass, online log-sum-exp), others
+ * the scalar ones.
  *
  * @module
  */
 import fwdCode from "../../kernels/crossentropy_forward.wgsl" with { type: "text" };
 import bwdCode from "../../kernels/crossentropy_backward.wgsl" with { type: "text" };
 import meanCode from "../../kernels/loss_mean.wgsl" with { type: "text" };
+import fwd4Code from "../../kernels/crossentropy_forward_vec4.wgsl" with { type: "text" };
+import bwd4Code from "../../kernels/crossentropy_backward_vec4.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -22,6 +26,16 @@ const MEAN_WG = 64;
 export const crossentropyForwardKernel: Kernel = defineKernel("crossentropy_forward", fwdCode);
 /** The `crossentropy_backward` kernel. */
 export const crossentropyBackwardKernel: Kernel = defineKernel("crossentropy_backward", bwdCode);
+/** The `crossentropy_forward_vec4` kernel (V % 4 == 0). */
+export const crossentropyForwardVec4Kernel: Kernel = defineKernel(
+  "crossentropy_forward_vec4",
+  fwd4Code,
+);
+/** The `crossentropy_backward_vec4` kernel (V % 4 == 0). */
+export const crossentropyBackwardVec4Kernel: Kernel = defineKernel(
+  "crossentropy_backward_vec4",
+  bwd4Code,
+);
 /** The `loss_mean` kernel. */
 export const lossMeanKernel: Kernel = defineKernel("loss_mean", meanCode);
 
@@ -56,7 +70,8 @@ export function crossentropyForward(
   p: { R: number; V: number },
 ): void {
   _check("crossentropy_forward", p);
-  plan.dispatch(crossentropyForwardKernel, b, { R: p.R, V: p.V }, grid(p.R), { WG });
+  const k = p.V % 4 === 0 ? crossentropyForwardVec4Kernel : crossentropyForwardKernel;
+  plan.dispatch(k, b, { R: p.R, V: p.V }, grid(p.R), { WG });
 }
 
 /**
@@ -84,7 +99,8 @@ export function crossentropyBackward(
   p: { R: number; V: number },
 ): void {
   _check("crossentropy_backward", p);
-  plan.dispatch(crossentropyBackwardKernel, b, { R: p.R, V: p.V }, grid(p.R), { WG });
+  const k = p.V % 4 === 0 ? crossentropyBackwardVec4Kernel : crossentropyBackwardKernel;
+  plan.dispatch(k, b, { R: p.R, V: p.V }, grid(p.R), { WG });
 }
 
 /**

@@ -45,7 +45,11 @@ Deno.test("reference crossentropyBackward matches finite differences", () => {
 });
 
 for (
-  const [R, V, ignored] of [[1, 7, []], [5, 1000, [3]], [3, 32000, [0]], [17, 257, [4, 16]]] as [
+  const [R, V, ignored] of [[1, 7, []], [5, 1000, [3]], [3, 32000, [0]], [17, 257, [4, 16]], [
+    2,
+    4,
+    [],
+  ], [9, 12, [8]]] as [
     number,
     number,
     number[],
