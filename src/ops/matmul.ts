@@ -3,11 +3,17 @@
  * `out[N,OC] = inp[N,C] · weight[OC,C]ᵀ`, `dinp = dout · weight`, `dweight += doutᵀ · inp`.
  *
  * Each kernel gives every invocation a register tile of `TM x TN` outputs and reads every operand
- * as vec4, so `C` and `OC` must be multiples of 4 (any `N`). The tile shapes are override
+ * as vec4 when `C` and `OC` are multiples of 4 (any `N`); other shapes (a vocabulary of 67) take
+ * simple scalar kernels, one output per invocation. The tile shapes are override
  * constants, chosen per adapter ({@link matmulTiles}) or passed explicitly (benchmarks).
  *
  * @module
  */
+import fwdScalarCode from "../../kernels/matmul_forward_scalar.wgsl" with { type: "text" };
+import dinpScalarCode from "../../kernels/matmul_backward_dinp_scalar.wgsl" with { type: "text" };
+import dweightScalarCode from "../../kernels/matmul_backward_dweight_scalar.wgsl" with {
+  type: "text",
+};
 import fwdCode from "../../kernels/matmul_forward.wgsl" with { type: "text" };
 import dinpCode from "../../kernels/matmul_backward_dinp.wgsl" with { type: "text" };
 import dweightCode from "../../kernels/matmul_backward_dweight.wgsl" with { type: "text" };
@@ -17,6 +23,21 @@ import type { BufferBinding } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/device.ts";
 
 /** The `matmul_forward` kernel. */
+/** Scalar fallbacks for C or OC not a multiple of 4 (one output per invocation). */
+export const matmulForwardScalarKernel: Kernel = defineKernel(
+  "matmul_forward_scalar",
+  fwdScalarCode,
+);
+/** Scalar fallback of matmul_backward_dinp. */
+export const matmulBackwardDinpScalarKernel: Kernel = defineKernel(
+  "matmul_backward_dinp_scalar",
+  dinpScalarCode,
+);
+/** Scalar fallback of matmul_backward_dweight. */
+export const matmulBackwardDweightScalarKernel: Kernel = defineKernel(
+  "matmul_backward_dweight_scalar",
+  dweightScalarCode,
+);
 export const matmulForwardKernel: Kernel = defineKernel("matmul_forward", fwdCode);
 /** The `matmul_backward_dinp` kernel. */
 export const matmulBackwardDinpKernel: Kernel = defineKernel("matmul_backward_dinp", dinpCode);
@@ -83,11 +104,6 @@ function _check(name: string, p: MatmulSizes, t: MatmulTiles): void {
       throw new RangeError(`Cannot record ${name}: ${k}=${p[k]} is not a positive u32`);
     }
   }
-  if (p.C % 4 !== 0 || p.OC % 4 !== 0) {
-    throw new RangeError(
-      `Cannot record ${name}: C=${p.C} and OC=${p.OC} must be multiples of 4 (vec4 loads)`,
-    );
-  }
   const ok = (v: number) => v === 4 || v === 8 || v === 12 || v === 16;
   if (!(ok(t.TM) && ok(t.TN) && Number.isInteger(t.WG) && t.WG >= 1)) {
     throw new RangeError(
@@ -95,6 +111,13 @@ function _check(name: string, p: MatmulSizes, t: MatmulTiles): void {
     );
   }
 }
+
+/** Whether the vec4 kernels can take this shape; otherwise the scalar fallbacks run. */
+function _vec4(p: MatmulSizes): boolean {
+  return p.C % 4 === 0 && p.OC % 4 === 0;
+}
+
+const SCALAR_WG = 64;
 
 function _workgroups(rows: number, cols: number, t: MatmulTiles): [number, number, number] {
   return grid(Math.ceil(rows / t.TM) * Math.ceil(cols / (t.WG * t.TN)));
@@ -105,9 +128,9 @@ function _workgroups(rows: number, cols: number, t: MatmulTiles): [number, numbe
  *
  * @param plan the plan to record into
  * @param b buffers: out [N,OC], inp [N,C], weight [OC,C] (sub-ranges allowed)
- * @param p sizes N, C, OC (C and OC multiples of 4); accumulate adds into out instead of overwriting it
+ * @param p sizes N, C, OC (C and OC not multiples of 4 take slower scalar kernels); accumulate adds into out instead of overwriting it
  * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
- * @throws {RangeError} when C or OC is not a multiple of 4, a size is not a positive u32, or the
+ * @throws {RangeError} when a size is not a positive u32 or the
  *   tile shape is unsupported
  * @example
  * ```ts
@@ -121,6 +144,11 @@ export function matmulForward(
   tiles: MatmulTiles = matmulTiles(plan.gpu, "forward"),
 ): void {
   _check("matmul_forward", p, tiles);
+  const params = { N: p.N, C: p.C, OC: p.OC, accumulate: p.accumulate ? 1 : 0 };
+  if (!_vec4(p)) {
+    plan.dispatch(matmulForwardScalarKernel, b, params, grid(Math.ceil((p.N * p.OC) / SCALAR_WG)));
+    return;
+  }
   plan.dispatch(
     matmulForwardKernel,
     b,
@@ -136,9 +164,9 @@ export function matmulForward(
  *
  * @param plan the plan to record into
  * @param b buffers: dinp [N,C], dout [N,OC], weight [OC,C]
- * @param p sizes N, C, OC (C and OC multiples of 4); accumulate adds into dinp instead of overwriting it
+ * @param p sizes N, C, OC (C and OC not multiples of 4 take slower scalar kernels); accumulate adds into dinp instead of overwriting it
  * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
- * @throws {RangeError} when C or OC is not a multiple of 4, a size is not a positive u32, or the
+ * @throws {RangeError} when a size is not a positive u32 or the
  *   tile shape is unsupported
  */
 export function matmulBackwardDinp(
@@ -148,6 +176,16 @@ export function matmulBackwardDinp(
   tiles: MatmulTiles = matmulTiles(plan.gpu, "dinp"),
 ): void {
   _check("matmul_backward_dinp", p, tiles);
+  if (!_vec4(p)) {
+    const params = { N: p.N, C: p.C, OC: p.OC, accumulate: p.accumulate ? 1 : 0 };
+    plan.dispatch(
+      matmulBackwardDinpScalarKernel,
+      b,
+      params,
+      grid(Math.ceil((p.N * p.C) / SCALAR_WG)),
+    );
+    return;
+  }
   const wg = _workgroups(p.N, p.C, tiles);
   // Chunks of the OC sum, each one dispatch adding into dinp: a chunk of weight stays in cache
   // while every row tile reads it (for the 32000-wide classifier this is ~2x faster).
@@ -170,9 +208,9 @@ export function matmulBackwardDinp(
  *
  * @param plan the plan to record into
  * @param b buffers: dweight [OC,C], dout [N,OC], inp [N,C]
- * @param p sizes N, C, OC (C and OC multiples of 4)
+ * @param p sizes N, C, OC (C and OC not multiples of 4 take slower scalar kernels)
  * @param tiles tile shape (default: {@link matmulTiles} for the plan's adapter)
- * @throws {RangeError} when C or OC is not a multiple of 4, a size is not a positive u32, or the
+ * @throws {RangeError} when a size is not a positive u32 or the
  *   tile shape is unsupported
  */
 export function matmulBackwardDweight(
@@ -182,6 +220,15 @@ export function matmulBackwardDweight(
   tiles: MatmulTiles = matmulTiles(plan.gpu, "dweight"),
 ): void {
   _check("matmul_backward_dweight", p, tiles);
+  if (!_vec4(p)) {
+    plan.dispatch(
+      matmulBackwardDweightScalarKernel,
+      b,
+      { N: p.N, C: p.C, OC: p.OC },
+      grid(Math.ceil((p.OC * p.C) / SCALAR_WG)),
+    );
+    return;
+  }
   plan.dispatch(
     matmulBackwardDweightKernel,
     b,

@@ -3,7 +3,7 @@
  * the token file tools/make_model_fixtures.py made, through the library and through the CLI.
  */
 import assert from "node:assert/strict";
-import { fromFileUrl } from "node:url";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { evaluateTokens, tokensFromBytes } from "../../src/model/evaluate.ts";
 import { readLlama2cFile } from "../../src/io/llama2c.ts";
 import { readSafetensorsFile } from "../../src/io/safetensors.ts";

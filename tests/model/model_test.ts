@@ -4,7 +4,7 @@
  * abs value), and the losses of 5 AdamW steps with clipping.
  */
 import assert from "node:assert/strict";
-import { fromFileUrl } from "node:url";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { Model } from "../../src/model/model.ts";
 import { type ModelConfig, modelConfig } from "../../src/model/config.ts";
 import { type TensorEntry, type TensorTable, tensorTable } from "../../src/model/tensors.ts";
