@@ -11,7 +11,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { readF32 } from "../gpu/buffers.ts";
 import { Model } from "../model/model.ts";
-import { type ModelConfig } from "../model/config.ts";
+import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { hash32 } from "../model/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
@@ -197,10 +197,19 @@ export async function train(
       }
       const tps = tokensPerIter(cfg) / dt;
       print(
-        `${iter} | loss ${lastLoss.toFixed(4)} | lr ${lr.toExponential(6)} | ${(dt * 1000).toFixed(2)}ms | ` +
+        `${iter} | loss ${lastLoss.toFixed(4)} | lr ${lr.toExponential(6)} | ${
+          (dt * 1000).toFixed(2)
+        }ms | ` +
           `${tps.toFixed(0)} tok/s | mfu ${(runningMfu * 100).toFixed(2)}%`,
       );
-      await log.train({ iter, loss: lastLoss, lr, ms: dt * 1000, tokens_per_s: tps, mfu: runningMfu });
+      await log.train({
+        iter,
+        loss: lastLoss,
+        lr,
+        ms: dt * 1000,
+        tokens_per_s: tps,
+        mfu: runningMfu,
+      });
     }
     iter++;
     localIter++;

@@ -1,0 +1,82 @@
+/**
+ * babyllama: train Karpathy's Baby Llama 2 (llama2.c's architecture) on TinyStories with
+ * WebGPU, every forward and backward op a WGSL compute shader. This module re-exports the public
+ * API; the `main.ts` CLI is built on it.
+ *
+ * @example Evaluate a llama2.c checkpoint on a token file
+ * ```ts
+ * import { acquireGpu, evaluateTokens, readLlama2cFile, tokensFromBytes } from "./mod.ts";
+ *
+ * using gpu = await acquireGpu();
+ * const ckpt = await readLlama2cFile("stories260K.bin");
+ * const tokens = tokensFromBytes(await Deno.readFile("tokens.bin"));
+ * const { loss } = await evaluateTokens(gpu, ckpt.config, ckpt.params, tokens, 64, 8);
+ * ```
+ *
+ * @example One training step of a fresh model
+ * ```ts
+ * import { acquireGpu, Model, modelConfig } from "./mod.ts";
+ *
+ * using gpu = await acquireGpu();
+ * using model = new Model(gpu, modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 }), { B: 4, T: 64, training: true });
+ * model.initParams(1337);
+ * model.setBatch(x, y); // B*T input ids and targets
+ * model.trainPlan.submit();
+ * console.log(await model.readLoss());
+ * ```
+ *
+ * @module
+ */
+
+// GPU layer
+export { acquireGpu, Gpu, type GpuOptions, NoAdapterError } from "./src/gpu/device.ts";
+export { defineKernel, type Kernel } from "./src/gpu/kernel.ts";
+export { grid, Plan } from "./src/gpu/plan.ts";
+export { BufferPool, readBuffer, readF32, writeBuffer } from "./src/gpu/buffers.ts";
+
+// Model
+export { defaultHiddenDim, type ModelConfig, modelConfig } from "./src/model/config.ts";
+export { type TensorEntry, type TensorTable, tensorTable } from "./src/model/tensors.ts";
+export { initParams } from "./src/model/init.ts";
+export { Model, type ModelShape } from "./src/model/model.ts";
+export { type EvalResult, evaluateTokens, tokensFromBytes } from "./src/model/evaluate.ts";
+export { Generator, type GeneratorOptions } from "./src/model/generate.ts";
+
+// Training
+export { train, type TrainOptions, type TrainResult } from "./src/train/trainer.ts";
+export {
+  TRAIN_DEFAULTS,
+  TRAIN_FLAGS,
+  type TrainConfig,
+  trainConfigFromFlags,
+} from "./src/train/config.ts";
+export { estimateMfu, getLr } from "./src/train/schedule.ts";
+export { AdamW, type AdamWConfig } from "./src/train/optimizer.ts";
+export { PretokDataset } from "./src/data/dataset.ts";
+
+// Data
+export { Tokenizer } from "./src/data/tokenizer.ts";
+export {
+  encodeModelProto,
+  type ModelProto,
+  parseModelProto,
+  PieceType,
+} from "./src/data/sentencepiece_model.ts";
+export { downloadTinyStories, TINYSTORIES_URL } from "./src/data/download.ts";
+export { UntarStream } from "./src/data/untar.ts";
+export { JsonArrayStream } from "./src/data/json_stream.ts";
+export { pretokenize } from "./src/data/pretokenize.ts";
+export { BpeTrainer, trainVocab } from "./src/data/bpe_trainer.ts";
+
+// Files
+export {
+  encodeLlama2cV0,
+  encodeLlama2cV1,
+  type Llama2cCheckpoint,
+  readLlama2c,
+  readLlama2cFile,
+} from "./src/io/llama2c.ts";
+export { encodeLlama2cV2, readLlama2cV2 } from "./src/io/export.ts";
+export { encodeSafetensors, readSafetensors, readSafetensorsFile } from "./src/io/safetensors.ts";
+export { loadCheckpoint, saveCheckpoint } from "./src/io/checkpoint.ts";
+export { writeHfModel } from "./src/io/hf.ts";
