@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Generator } from "../../src/model/generate.ts";
+import { headSize, modelConfig } from "../../src/model/config.ts";
+import { tensorTable } from "../../src/model/tensors.ts";
+import { initParams } from "../../src/model/init.ts";
+import { readLlama2cFile, ropeTables } from "../../src/io/llama2c.ts";
+import { readF32 } from "../../src/gpu/buffers.ts";
+import { ReferenceDecoder, sample, sampleCoin } from "../../src/reference/decode.ts";
+import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
+import { assertClose, testGpu } from "../helpers/gpu.ts";
+
+const stories = await sharedFile("stories260K.bin");
+
+async function collect(it: AsyncIterable<number>): Promise<number[]> {
+  const out: number[] = [];
+  for await (const id of it) out.push(id);
+  return out;
+}
+
+Deno.test({
+  name: "greedy decoding of stories260K reproduces the PyTorch samples token for token",
+  ignore: stories === null,
+  async fn() {
+    const gpu = await testGpu();
+    const { config, params } = await readLlama2cFile(stories!);
+    const bytes = await Deno.readFile(join(REPO_ROOT, "tests/fixtures/stories260K_tokens.bin"));
+    const fixture = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+    // 4 samples of 128: BOS, a forced second token, then greedy (tools/make_model_fixtures.py)
+    for (const [K, pipelined] of [[16, true], [5, false]] as const) {
+      using gen = new Generator(gpu, config, params, { stepsPerSubmit: K, pipelined });
+      await gen.check();
+      for (let s = 0; s < 4; s++) {
+        const want = Array.from(fixture.subarray(s * 128, s * 128 + 128));
+        const got = await collect(
+          gen.generate({ prompt: want.slice(0, 2), temperature: 0, steps: 127, stopAtBos: false }),
+        );
+        assert.deepEqual([1, ...got], want, `sample ${s} K=${K}`);
+        assert.equal(gen.submits, Math.ceil(127 / K) + (pipelined ? 1 : 0));
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "GPU decode logits match an f64 forward at every position (stories260K, 40 positions)",
+  ignore: stories === null,
+  async fn() {
+    const gpu = await testGpu();
+    const { config, params } = await readLlama2cFile(stories!);
+    const bytes = await Deno.readFile(join(REPO_ROOT, "tests/fixtures/stories260K_tokens.bin"));
+    const prompt = Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, 40));
+    using gen = new Generator(gpu, config, params, { stepsPerSubmit: 1, pipelined: false });
+    const refDec = new ReferenceDecoder(config, params, ropeTables(headSize(config), 512));
+    let pos = 0;
+    for await (const id of gen.generate({ prompt, temperature: 0, steps: 40 })) {
+      const want = refDec.step(prompt[pos]);
+      assertClose(`logits pos ${pos}`, await readF32(gpu, gen.logits), want, {
+        atol: 2e-4,
+        rtol: 1e-4,
+      });
+      pos++;
+      if (pos < prompt.length) assert.equal(id, prompt[pos]);
+    }
+    assert.equal(pos, 40);
+  },
+});
+
+Deno.test("unshared classifier, GQA: logits and top-p samples match the f64 forward with the same coins", async () => {
+  const gpu = await testGpu();
+  const config = modelConfig({
+    dim: 48,
+    n_layers: 2,
+    n_heads: 6,
+    n_kv_heads: 2,
+    vocab_size: 96,
+    max_seq_len: 24,
+    shared_classifier: false,
+  });
+  const params = initParams(tensorTable(config), 11);
+  // larger weights so the logits are not nearly uniform
+  for (let i = 0; i < params.length; i++) params[i] *= 8;
+  using gen = new Generator(gpu, config, params, { stepsPerSubmit: 1, pipelined: false });
+  const refDec = new ReferenceDecoder(config, params, ropeTables(headSize(config), 24));
+  const seed = 4242, prompt = [1, 17, 5];
+  const out: number[] = [];
+  let tok = prompt[0];
+  for await (
+    const id of gen.generate({ prompt, temperature: 0.9, topP: 0.8, seed, stopAtBos: false })
+  ) {
+    const pos = out.length;
+    const logits = refDec.step(tok);
+    assertClose(`logits pos ${pos}`, await readF32(gpu, gen.logits), logits, {
+      atol: 1e-4,
+      rtol: 1e-4,
+    });
+    const want = pos + 1 < prompt.length
+      ? prompt[pos + 1]
+      : sample(logits, 0.9, 0.8, sampleCoin(seed, pos)).token;
+    assert.equal(id, want, `token at position ${pos + 1}`);
+    out.push(id);
+    tok = id;
+  }
+  assert.equal(out.length, 24); // steps default to max_seq_len: positions 1..24 (as run.c)
+  assert.ok(new Set(out).size > 5, "samples vary");
+});
+
+Deno.test("generation stops at steps, at BOS, and validates its inputs", async () => {
+  const gpu = await testGpu();
+  const config = modelConfig({ dim: 32, n_layers: 1, n_heads: 4, vocab_size: 64, max_seq_len: 40 });
+  using gen = new Generator(gpu, config, initParams(tensorTable(config), 3), { stepsPerSubmit: 4 });
+  // forced prompt containing BOS: run.c stops there without printing it
+  assert.deepEqual(await collect(gen.generate({ prompt: [1, 9, 8, 1, 7], temperature: 0 })), [
+    9,
+    8,
+  ]);
+  const ten = await collect(
+    gen.generate({ prompt: [1, 9], temperature: 0, steps: 10, stopAtBos: false }),
+  );
+  assert.equal(ten.length, 10); // run.c prints `steps` tokens
+  assert.equal(ten[0], 9);
+  const all = await collect(
+    gen.generate({ prompt: [1], temperature: 0, steps: 1000, stopAtBos: false }),
+  );
+  assert.equal(all.length, 40);
+  // the same request twice gives the same tokens (the state is reset)
+  const again = await collect(
+    gen.generate({ prompt: [1, 9], temperature: 0, steps: 10, stopAtBos: false }),
+  );
+  assert.deepEqual(again, ten);
+  // an early break leaves the generator usable
+  for await (const _ of gen.generate({ prompt: [1], temperature: 1, steps: 30, seed: 5 })) break;
+  assert.equal(
+    (await collect(gen.generate({ prompt: [1, 9], temperature: 0, steps: 10, stopAtBos: false })))
+      .length,
+    10,
+  );
+  await assert.rejects(() => collect(gen.generate({ prompt: [] })), RangeError);
+  await assert.rejects(() => collect(gen.generate({ prompt: [1, 64] })), RangeError);
+  await assert.rejects(() => collect(gen.generate({ prompt: [1], temperature: -1 })), RangeError);
+  assert.throws(() => new Generator(gpu, config, new Float32Array(5)), TypeError);
+});
