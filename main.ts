@@ -15,6 +15,7 @@ import { exportCommand } from "./src/cli/export.ts";
 import { trainVocabCommand } from "./src/cli/train_vocab.ts";
 import { trainCommand } from "./src/cli/train.ts";
 import { benchCommand } from "./src/cli/bench.ts";
+import { sampleCommand } from "./src/cli/sample.ts";
 
 const COMMANDS: Command[] = [
   evalCommand,
@@ -25,6 +26,7 @@ const COMMANDS: Command[] = [
   trainVocabCommand,
   trainCommand,
   benchCommand,
+  sampleCommand,
 ];
 
 function topHelp(): string {

@@ -1,0 +1,158 @@
+/**
+ * `sample`: generates text from a model on the GPU, like llama2.c's `run.c` in generate mode:
+ * the prompt is encoded with BOS, its tokens are forced and printed, then tokens are sampled
+ * (temperature 0 = greedy, else top-p) until `--steps` positions, the model's max_seq_len, or
+ * BOS. Decoding runs many steps per GPU submit (src/model/generate.ts); the text streams to
+ * stdout batch by batch and `achieved tok/s: N` goes to stderr at the end.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type Command, UsageError } from "./args.ts";
+import { acquireGpu } from "../gpu/device.ts";
+import { readLlama2cFile } from "../io/llama2c.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
+import { Tokenizer } from "../data/tokenizer.ts";
+import { Generator } from "../model/generate.ts";
+import type { ModelConfig } from "../model/config.ts";
+
+/**
+ * Loads a model from a llama2.c `.bin` or a checkpoint directory (one with `ckpt.json`).
+ *
+ * @param path the `.bin` file or the directory
+ * @returns config and flat params
+ * @throws {SyntaxError} for a malformed file
+ */
+export async function loadModel(
+  path: string,
+): Promise<{ config: ModelConfig; params: Float32Array<ArrayBuffer> }> {
+  let isDir = false;
+  try {
+    isDir = (await Deno.stat(path)).isDirectory;
+  } catch (e) {
+    throw new Error(`Cannot load model ${path}: ${(e as Error).message}`);
+  }
+  if (isDir) {
+    try {
+      await Deno.stat(join(path, "ckpt.json"));
+    } catch {
+      throw new Error(`Cannot load model ${path}: the directory has no ckpt.json`);
+    }
+    const ckpt = await loadCheckpoint(path);
+    return { config: ckpt.config, params: ckpt.params };
+  }
+  const m = await readLlama2cFile(path);
+  return { config: m.config, params: m.params };
+}
+
+/** True for a one-byte piece run.c's `safe_printf` would not print (ASCII control, not space). */
+function _unprintable(b: Uint8Array): boolean {
+  if (b.length !== 1) return false;
+  const c = b[0];
+  return (c < 0x20 && !(c >= 0x09 && c <= 0x0d)) || c === 0x7f;
+}
+
+/** The `sample` subcommand. */
+export const sampleCommand: Command = {
+  name: "sample",
+  summary: "generate text from a model on the GPU (llama2.c run.c's generate mode)",
+  usage: "--model M.bin|OUT_DIR --tokenizer tokenizer.bin|.model [--prompt S] [flags]",
+  flags: {
+    model: {
+      type: "string",
+      required: true,
+      help: "llama2.c model (.bin) or a checkpoint directory with ckpt.json",
+    },
+    tokenizer: {
+      type: "string",
+      required: true,
+      help: "tokenizer: llama2.c tokenizer.bin or a SentencePiece .model",
+    },
+    prompt: { type: "string", default: "", help: "text to start from (encoded with BOS)" },
+    temperature: { type: "number", default: 1.0, help: "0 = greedy (argmax)" },
+    "top-p": {
+      type: "number",
+      default: 0.9,
+      help: "nucleus sampling mass; <= 0 or >= 1 samples from the whole distribution",
+    },
+    steps: {
+      type: "number",
+      default: 256,
+      help: "positions to run (tokens printed); 0 or more than the model's seq_len = seq_len",
+    },
+    seed: { type: "number", help: "u32 sampler seed (default: the time in seconds, as run.c)" },
+    "steps-per-submit": {
+      type: "number",
+      default: 16,
+      help: "decode steps recorded per GPU submit (one readback each)",
+    },
+    pipeline: {
+      type: "boolean",
+      default: true,
+      help: "queue the next batch of steps before reading the previous one",
+    },
+    verbose: { type: "boolean", default: false, help: "print adapter, seed and timing on stderr" },
+  },
+  async run(v) {
+    const temperature = v.temperature as number, topP = v["top-p"] as number;
+    const steps = v.steps as number, K = v["steps-per-submit"] as number;
+    if (!(Number.isFinite(temperature) && temperature >= 0)) {
+      throw new UsageError(`--temperature must be >= 0, got ${temperature}`);
+    }
+    if (!Number.isFinite(topP)) throw new UsageError(`--top-p must be a number, got ${topP}`);
+    if (!(Number.isInteger(steps) && steps >= 0)) {
+      throw new UsageError(`--steps must be a non-negative integer, got ${steps}`);
+    }
+    if (!(Number.isInteger(K) && K >= 1 && K <= 4096)) {
+      throw new UsageError(`--steps-per-submit must be an integer in 1..4096, got ${K}`);
+    }
+    const seed = v.seed === undefined ? Math.floor(Date.now() / 1000) : (v.seed as number);
+    if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
+      throw new UsageError(`--seed must be an integer in 0..2^32-1, got ${seed}`);
+    }
+    const { config, params } = await loadModel(v.model as string);
+    let tok: Tokenizer;
+    try {
+      tok = await Tokenizer.load(v.tokenizer as string);
+    } catch (e) {
+      throw new Error(`Cannot load tokenizer ${v.tokenizer}: ${(e as Error).message}`);
+    }
+    if (tok.vocabSize < config.vocab_size) {
+      throw new RangeError(
+        `Cannot sample: the tokenizer has ${tok.vocabSize} pieces, the model ${config.vocab_size}`,
+      );
+    }
+    const prompt = tok.encode(v.prompt as string, { bos: true });
+    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    using gen = new Generator(gpu, config, params, {
+      stepsPerSubmit: K,
+      pipelined: v.pipeline as boolean,
+    });
+    await gen.check();
+    // warm-up: the first dispatches compile the pipelines
+    for await (const _ of gen.generate({ prompt: [prompt[0]], steps: 1, temperature: 0 })) {
+      // nothing
+    }
+    if (v.verbose) console.error(`seed: ${seed}`);
+    const utf8 = new TextDecoder(), enc = new TextEncoder();
+    const write = (s: string) => {
+      if (s.length > 0) Deno.stdout.writeSync(enc.encode(s));
+    };
+    let prev = prompt[0], n = 0;
+    const t0 = performance.now();
+    for await (
+      const id of gen.generate({ prompt, steps, temperature, topP, seed, stopAtBos: true })
+    ) {
+      const bytes = tok.decodePieceBytes(prev, id);
+      if (!_unprintable(bytes)) write(utf8.decode(bytes, { stream: true }));
+      prev = id;
+      n++;
+    }
+    write(utf8.decode() + "\n");
+    const s = (performance.now() - t0) / 1000;
+    console.error(`achieved tok/s: ${(n / s).toFixed(1)}`);
+    if (v.verbose) {
+      console.error(`${n} tokens in ${s.toFixed(3)} s, ${gen.submits} submits of ${K} steps`);
+    }
+  },
+};
