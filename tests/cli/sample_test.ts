@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
+import { modelConfig } from "../../src/model/config.ts";
+import { tensorTable } from "../../src/model/tensors.ts";
+import { initParams } from "../../src/model/init.ts";
+import { encodeLlama2cV0 } from "../../src/io/llama2c.ts";
+
+const stories = await sharedFile("stories260K.bin");
+const tokenizerBin = await sharedFile("tokenizer.bin");
+
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(REPO_ROOT, "main.ts"), "sample", ...args],
+    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+}
+
+/** A llama2.c tokenizer.bin with 512 pieces `<tN>` (1 and 2 are BOS/EOS), so ids print. */
+function idTokenizer(n: number): Uint8Array {
+  const enc = new TextEncoder();
+  const toks = Array.from(
+    { length: n },
+    (_, i) =>
+      enc.encode(i === 0 ? "<unk>" : i === 1 ? "\n<s>\n" : i === 2 ? "\n</s>\n" : `<t${i}>`),
+  );
+  const out = new Uint8Array(4 + toks.reduce((a, t) => a + 8 + t.length, 0));
+  const dv = new DataView(out.buffer);
+  dv.setInt32(0, 8, true);
+  let at = 4;
+  toks.forEach((t, i) => {
+    dv.setFloat32(at, -i, true);
+    dv.setInt32(at + 4, t.length, true);
+    out.set(t, at + 8);
+    at += 8 + t.length;
+  });
+  return out;
+}
+
+Deno.test({
+  name: "sample --temperature 0 prints the PyTorch greedy continuation of stories260K",
+  ignore: stories === null,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const tok = join(dir, "tok512.bin");
+      await Deno.writeFile(tok, idTokenizer(512));
+      const bytes = await Deno.readFile(join(REPO_ROOT, "tests/fixtures/stories260K_tokens.bin"));
+      // sample 0 of the fixture: BOS, the most likely token, then greedy = greedy from BOS
+      const want = Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, 128)).slice(1);
+      for (const k of ["1", "16"]) {
+        const r = await runCli([
+          "--model",
+          stories!,
+          "--tokenizer",
+          tok,
+          "--temperature",
+          "0",
+          "--steps",
+          "127",
+          "--steps-per-submit",
+          k,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        const ids = [...r.stdout.matchAll(/<t(\d+)>/g)].map((m) => Number(m[1]));
+        assert.deepEqual(ids, want);
+        assert.match(r.stderr, /achieved tok\/s: \d+(\.\d+)?/);
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "sample prints the prompt first (tokenizer.bin, random 32000-vocab model) and rejects bad flags",
+  ignore: tokenizerBin === null,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const config = modelConfig({ dim: 16, n_layers: 1, n_heads: 2, max_seq_len: 32 });
+      const model = join(dir, "m.bin");
+      await Deno.writeFile(model, encodeLlama2cV0(config, initParams(tensorTable(config), 5)));
+      const prompt = "Once upon a time, Lily";
+      const r = await runCli([
+        "--model",
+        model,
+        "--tokenizer",
+        tokenizerBin!,
+        "--prompt",
+        prompt,
+        "--steps",
+        "20",
+        "--seed",
+        "7",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.startsWith(prompt), JSON.stringify(r.stdout));
+      assert.match(r.stderr, /achieved tok\/s: /);
+      const again = await runCli([
+        "--model",
+        model,
+        "--tokenizer",
+        tokenizerBin!,
+        "--prompt",
+        prompt,
+        "--steps",
+        "20",
+        "--seed",
+        "7",
+        "--steps-per-submit",
+        "3",
+      ]);
+      assert.equal(again.stdout, r.stdout, "same seed, same text");
+      const bad = await runCli([
+        "--model",
+        model,
+        "--tokenizer",
+        tokenizerBin!,
+        "--temperature=-1",
+      ]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--temperature must be >= 0/);
+      const missing = await runCli([
+        "--model",
+        join(dir, "nope.bin"),
+        "--tokenizer",
+        tokenizerBin!,
+      ]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /^error: Cannot load model/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
