@@ -30,17 +30,29 @@
 
 // GPU layer
 export { acquireGpu, Gpu, type GpuOptions, NoAdapterError } from "./src/gpu/device.ts";
-export { defineKernel, type Kernel } from "./src/gpu/kernel.ts";
-export { grid, Plan } from "./src/gpu/plan.ts";
-export { BufferPool, readBuffer, readF32, writeBuffer } from "./src/gpu/buffers.ts";
+export { type BindingInfo, defineKernel, type Kernel, type ParamField } from "./src/gpu/kernel.ts";
+export { type DispatchHandle, grid, type ParamValues, Plan } from "./src/gpu/plan.ts";
+export { type CachedPipeline, type Constants, type PipelineCache } from "./src/gpu/pipeline.ts";
+export {
+  type BufferBinding,
+  BufferPool,
+  readBuffer,
+  readF32,
+  writeBuffer,
+} from "./src/gpu/buffers.ts";
 
 // Model
 export { defaultHiddenDim, type ModelConfig, modelConfig } from "./src/model/config.ts";
-export { type TensorEntry, type TensorTable, tensorTable } from "./src/model/tensors.ts";
+export {
+  type TensorEntry,
+  type TensorName,
+  type TensorTable,
+  tensorTable,
+} from "./src/model/tensors.ts";
 export { initParams } from "./src/model/init.ts";
 export { Model, type ModelShape } from "./src/model/model.ts";
 export { type EvalResult, evaluateTokens, tokensFromBytes } from "./src/model/evaluate.ts";
-export { Generator, type GeneratorOptions } from "./src/model/generate.ts";
+export { type GenerateRequest, Generator, type GeneratorOptions } from "./src/model/generate.ts";
 
 // Training
 export { train, type TrainOptions, type TrainResult } from "./src/train/trainer.ts";
@@ -50,23 +62,54 @@ export {
   type TrainConfig,
   trainConfigFromFlags,
 } from "./src/train/config.ts";
-export { estimateMfu, getLr } from "./src/train/schedule.ts";
+export { type FlagSpec, type FlagSpecs, type FlagValues } from "./src/cli/args.ts";
+export { estimateMfu, getLr, type LrSettings } from "./src/train/schedule.ts";
 export { AdamW, type AdamWConfig } from "./src/train/optimizer.ts";
-export { PretokDataset } from "./src/data/dataset.ts";
+export {
+  type BatchBuffers,
+  type DatasetRngState,
+  PretokDataset,
+  type Split,
+} from "./src/data/dataset.ts";
 
 // Data
-export { Tokenizer } from "./src/data/tokenizer.ts";
+export { type EncodeOptions, Tokenizer } from "./src/data/tokenizer.ts";
 export {
   encodeModelProto,
   type ModelProto,
+  ModelType,
+  type NormalizerSpec,
   parseModelProto,
   PieceType,
+  type SelfTestData,
+  type SelfTestSample,
+  type SentencePiece,
+  type TrainerSpec,
 } from "./src/data/sentencepiece_model.ts";
-export { downloadTinyStories, TINYSTORIES_URL } from "./src/data/download.ts";
-export { UntarStream } from "./src/data/untar.ts";
+export {
+  type DownloadOptions,
+  type DownloadProgress,
+  type DownloadResult,
+  downloadTinyStories,
+  TINYSTORIES_URL,
+} from "./src/data/download.ts";
+export { type TarEvent, type TarHeader, UntarStream } from "./src/data/untar.ts";
 export { JsonArrayStream } from "./src/data/json_stream.ts";
-export { pretokenize } from "./src/data/pretokenize.ts";
-export { BpeTrainer, trainVocab } from "./src/data/bpe_trainer.ts";
+export {
+  pretokenize,
+  type PretokenizeOptions,
+  type PretokenizeResult,
+  type ShardStats,
+} from "./src/data/pretokenize.ts";
+export {
+  BpeTrainer,
+  type BpeTrainerOptions,
+  type BpeVocab,
+  trainVocab,
+  type TrainVocabOptions,
+  type TrainVocabProgress,
+  type TrainVocabResult,
+} from "./src/data/bpe_trainer.ts";
 
 // Files
 export {
@@ -77,6 +120,20 @@ export {
   readLlama2cFile,
 } from "./src/io/llama2c.ts";
 export { encodeLlama2cV2, readLlama2cV2 } from "./src/io/export.ts";
-export { encodeSafetensors, readSafetensors, readSafetensorsFile } from "./src/io/safetensors.ts";
-export { loadCheckpoint, saveCheckpoint } from "./src/io/checkpoint.ts";
-export { writeHfModel } from "./src/io/hf.ts";
+export {
+  encodeSafetensors,
+  readSafetensors,
+  readSafetensorsFile,
+  type SafeDtype,
+  type SafeTensor,
+  type SafeTensorInput,
+  type SafetensorsFile,
+} from "./src/io/safetensors.ts";
+export {
+  type CheckpointState,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  saveCheckpoint,
+  type SaveOptions,
+} from "./src/io/checkpoint.ts";
+export { type HfExportOptions, writeHfModel } from "./src/io/hf.ts";

@@ -30,7 +30,11 @@ export class BufferPool implements Disposable {
   #buffers: GPUBuffer[] = [];
   #bytes = 0;
 
-  /** @param gpu the device owner */
+  /**
+   * Creates an empty pool on a device.
+   *
+   * @param gpu the device owner
+   */
   constructor(readonly gpu: Gpu) {}
 
   /** Total bytes allocated by this pool. */

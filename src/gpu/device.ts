@@ -7,7 +7,11 @@ import { PipelineCache } from "./pipeline.ts";
 
 /** No WebGPU adapter could be found. The CLI prints the message, which says how to get one. */
 export class NoAdapterError extends Error {
-  /** @param detail what was tried */
+  /**
+   * Creates the error with a message that says how to get an adapter.
+   *
+   * @param detail what was tried
+   */
   constructor(detail = "") {
     super(
       "Cannot acquire a WebGPU adapter" + (detail ? ` (${detail})` : "") +
@@ -52,6 +56,8 @@ export class Gpu implements Disposable {
   readonly isCpu: boolean;
 
   /**
+   * Wraps an adapter and its device, with an empty pipeline cache.
+   *
    * @param adapter the adapter
    * @param device the device requested from it
    */

@@ -23,7 +23,11 @@ export class PipelineCache {
   #pipelines = new Map<string, CachedPipeline>();
   #modules = new Map<string, GPUShaderModule>();
 
-  /** @param device the device pipelines are created on */
+  /**
+   * Creates an empty cache for a device.
+   *
+   * @param device the device pipelines are created on
+   */
   constructor(device: GPUDevice) {
     this.#device = device;
   }

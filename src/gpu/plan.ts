@@ -74,6 +74,8 @@ export class Plan implements Disposable {
   #align: number;
 
   /**
+   * Creates an empty plan; record operations with {@link Plan.dispatch}.
+   *
    * @param gpu the device owner
    * @param label label of the plan's command encoders
    */

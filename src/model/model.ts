@@ -116,6 +116,8 @@ export class Model implements Disposable {
   #tgtCpu: Int32Array<ArrayBuffer>;
 
   /**
+   * Allocates the parameters, activations and (when training) gradients, and records the plans.
+   *
    * @param gpu the device owner
    * @param config model shape
    * @param shape batch shape and mode

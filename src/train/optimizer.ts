@@ -49,6 +49,8 @@ export class AdamW implements Disposable {
   #hyperCpu = new Float32Array(6);
 
   /**
+   * Allocates the moment buffers and records the update plan.
+   *
    * @param gpu the device owner
    * @param table the tensor table
    * @param params flat parameters
