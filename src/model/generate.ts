@@ -267,21 +267,23 @@ export class Generator implements Disposable {
       writeBuffer(this.gpu, this.#prompt, Uint32Array.from(prompt.slice(0, S)));
       writeBuffer(this.gpu, this.#state, Uint32Array.from([0, prompt[0], 0, 0]));
       this.submits = 0;
-      yield* this.#run(params.stop_at_bos === 1);
+      yield* this.#run(steps, params.stop_at_bos === 1);
     } finally {
       this.#busy = false;
     }
   }
 
-  // Submits K steps at a time; with pipelining the next batch is already queued while the
-  // previous one is read (the GPU's done flag makes extra steps harmless).
-  async *#run(stopAtBos: boolean): AsyncGenerator<number, void, undefined> {
+  // Submits up to K steps at a time, never more than the `steps` positions left (only a BOS
+  // stop wastes work); with pipelining the next batch is queued while the previous one is read.
+  async *#run(steps: number, stopAtBos: boolean): AsyncGenerator<number, void, undefined> {
     const S = this.config.max_seq_len;
     const queued: number[] = [];
-    let slot = 0;
+    let slot = 0, predicted = 0;
     const submit = () => {
+      const n = Math.min(this.stepsPerSubmit, steps - predicted);
+      predicted += n;
       const enc = this.gpu.device.createCommandEncoder({ label: "decode" });
-      for (let i = 0; i < this.stepsPerSubmit; i++) this.#plan.encode(enc);
+      for (let i = 0; i < n; i++) this.#plan.encode(enc);
       const s = this.#staging[slot];
       enc.copyBufferToBuffer(this.#tokens, 0, s, 0, (S + 1) * 4);
       enc.copyBufferToBuffer(this.#state, 0, s, (S + 1) * 4, DECODE_STATE_WORDS * 4);
@@ -297,11 +299,12 @@ export class Generator implements Disposable {
       buf.unmap();
       return words;
     };
+    const depth = this.#pipelined ? 2 : 1;
     let pos = 0;
     try {
-      submit();
       while (true) {
-        if (this.#pipelined) submit();
+        while (queued.length < depth && predicted < steps) submit();
+        if (queued.length === 0) return;
         const words = await read();
         const newPos = words[S + 1], done = words[S + 3] !== 0;
         for (let p = pos + 1; p <= newPos; p++) {
@@ -310,7 +313,6 @@ export class Generator implements Disposable {
         }
         pos = newPos;
         if (done) return;
-        if (!this.#pipelined) submit();
       }
     } finally {
       while (queued.length > 0) await read();
