@@ -89,6 +89,8 @@ export class Generator implements Disposable {
   #busy = false;
 
   /**
+   * Uploads the parameters, allocates the KV cache and records one decode step.
+   *
    * @param gpu the device owner
    * @param config the model's shape
    * @param params flat parameters in the {@link tensorTable} layout

@@ -176,6 +176,8 @@ export class ReferenceDecoder {
   #v: Float64Array[];
 
   /**
+   * Views the parameters by tensor and allocates an empty KV cache.
+   *
    * @param config the model's shape
    * @param params flat params in the tensor-table layout
    * @param rope cos and sin tables [max_seq_len, HS/2]
