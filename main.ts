@@ -18,15 +18,15 @@ import { benchCommand } from "./src/cli/bench.ts";
 import { sampleCommand } from "./src/cli/sample.ts";
 
 const COMMANDS: Command[] = [
-  evalCommand,
-  encodeCommand,
   downloadCommand,
   pretokenizeCommand,
-  exportCommand,
   trainVocabCommand,
+  encodeCommand,
   trainCommand,
-  benchCommand,
   sampleCommand,
+  exportCommand,
+  evalCommand,
+  benchCommand,
 ];
 
 function topHelp(): string {
