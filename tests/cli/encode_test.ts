@@ -1,29 +1,11 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { REPO_ROOT, sharedFile, sharedFixture } from "../helpers/data.ts";
+import { sharedFile, sharedFixture } from "../helpers/data.ts";
+import { runMain } from "../helpers/cli.ts";
 
-const MAIN = join(REPO_ROOT, "main.ts");
 const modelPath = await sharedFile("tokenizer.model");
 const casesPath = await sharedFixture("llama2_tokenizer_cases.jsonl");
 
-async function runEncode(
-  args: string[],
-  stdin: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "encode", ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(stdin));
-  await w.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runEncode = (args: string[], stdin: string) => runMain(["encode", ...args], stdin);
 
 interface Case {
   text: string;

@@ -6,18 +6,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/data.ts";
+import { runMain } from "../helpers/cli.ts";
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: "/tmp" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const cli = (...args: string[]) => runMain(args);
 
 Deno.test("every command has --help, and the README documents every command and flag", async () => {
   const top = await cli("--help");

@@ -5,18 +5,12 @@ import { modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
 import { encodeLlama2cV0 } from "../../src/io/llama2c.ts";
+import { runMain } from "../helpers/cli.ts";
 
 const stories = await sharedFile("stories260K.bin");
 const tokenizerBin = await sharedFile("tokenizer.bin");
 
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_ROOT, "main.ts"), "sample", ...args],
-    env: { XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-}
+const runCli = (args: string[]) => runMain(["sample", ...args]);
 
 /** A llama2.c tokenizer.bin with 512 pieces `<tN>` (1 and 2 are BOS/EOS), so ids print. */
 function idTokenizer(n: number): Uint8Array {

@@ -14,6 +14,7 @@ import {
 } from "../../src/data/sentencepiece_model.ts";
 import { Tokenizer } from "../../src/data/tokenizer.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
+import { runMain } from "../helpers/cli.ts";
 
 interface SpFixture {
   vocab_size: number;
@@ -235,16 +236,7 @@ Deno.test("bpeModelProto writes a BPE model sentencepiece's reader accepts and r
 // ---------------------------------------------------------------------------------------------
 // The CLI
 
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(REPO_ROOT, "main.ts"), ...args],
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runCli = (args: string[]) => runMain(args);
 
 Deno.test("train-vocab writes tok{N}.model and tok{N}.bin from the first shards", async () => {
   const dir = await Deno.makeTempDir({ prefix: "train_vocab_" });

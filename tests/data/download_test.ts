@@ -9,7 +9,7 @@ import {
   serveBytes,
   tinyStoriesShard,
 } from "../helpers/tarball.ts";
-import { REPO_ROOT } from "../helpers/data.ts";
+import { runMain } from "../helpers/cli.ts";
 
 const SHARDS = [0, 1, 2].map((i) => ({
   name: `data0${i}.json`,
@@ -181,15 +181,7 @@ Deno.test("download gives up after bounded retries on a dead server", async () =
 });
 
 Deno.test("download CLI: bad flag exits 2, corrupt stream exits 1 with one line", async () => {
-  const run = async (args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", join(REPO_ROOT, "main.ts"), "download", ...args],
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).output();
-    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-  };
+  const run = (args: string[]) => runMain(["download", ...args]);
   const bad = await run(["--no-such-flag"]);
   assertEquals(bad.code, 2, bad.stderr);
   await using srv = serveBytes(new TextEncoder().encode("not a gzip file at all"));

@@ -10,7 +10,8 @@ import {
 } from "../../src/data/pretokenize.ts";
 import { Tokenizer } from "../../src/data/tokenizer.ts";
 import { assertBytes, prng, tinyStoriesExample } from "../helpers/tarball.ts";
-import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
+import { sharedFile } from "../helpers/data.ts";
+import { runMain } from "../helpers/cli.ts";
 
 const enc = new TextEncoder();
 
@@ -347,15 +348,7 @@ Deno.test({
   name: "pretokenize CLI: bad flag exits 2, a corrupt shard exits 1 with one line",
   ignore: tokPath === null,
   fn: async () => {
-    const run = async (args: string[]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", join(REPO_ROOT, "main.ts"), "pretokenize", ...args],
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).output();
-      return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
-    };
+    const run = (args: string[]) => runMain(["pretokenize", ...args]);
     const bad = await run(["--wrokers=2"]);
     assertEquals(bad.code, 2, bad.stderr);
     assertEquals((await run(["--workers=0"])).code, 2);

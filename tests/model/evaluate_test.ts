@@ -7,8 +7,9 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { evaluateTokens, tokensFromBytes } from "../../src/model/evaluate.ts";
 import { readLlama2cFile } from "../../src/io/llama2c.ts";
 import { readSafetensorsFile } from "../../src/io/safetensors.ts";
-import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
+import { sharedFile } from "../helpers/data.ts";
 import { testGpu } from "../helpers/gpu.ts";
+import { runMain } from "../helpers/cli.ts";
 
 const FIX = (name: string) => fromFileUrl(new URL(`../fixtures/${name}`, import.meta.url));
 const stories = await sharedFile("stories260K.bin");
@@ -49,17 +50,7 @@ Deno.test({
   },
 });
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: REPO_ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { XDG_RUNTIME_DIR: "/tmp" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const cli = (...args: string[]) => runMain(args);
 
 Deno.test({
   name: "eval CLI prints the JSON contract and rejects bad input with one line",
