@@ -53,6 +53,7 @@ import {
   type SentencePiece,
   type TrainerSpec,
 } from "./sentencepiece_model.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 
 /** Options of {@link BpeTrainer}; defaults are llama2.c's `train_vocab` settings. */
 export interface BpeTrainerOptions {
@@ -1183,8 +1184,8 @@ export async function trainVocab(opts: TrainVocabOptions): Promise<TrainVocabRes
   const model = bpeModelProto(vocab, { input: shards, modelPrefix: prefix });
   const modelPath = prefix + ".model", binPath = prefix + ".bin";
   const bin = Tokenizer.fromModelProto(model).toLlama2cBin();
-  await _writeAtomic(modelPath, encodeModelProto(model));
-  await _writeAtomic(binPath, bin);
+  await writeFileAtomic(modelPath, encodeModelProto(model));
+  await writeFileAtomic(binPath, bin);
   return {
     modelPath,
     binPath,
@@ -1196,15 +1197,4 @@ export async function trainVocab(opts: TrainVocabOptions): Promise<TrainVocabRes
     readSeconds: (t1 - t0) / 1000,
     trainSeconds: (t2 - t1) / 1000,
   };
-}
-
-async function _writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }

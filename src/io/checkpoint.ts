@@ -24,12 +24,8 @@ import { type TensorEntry, type TensorTable, tensorTable } from "../model/tensor
 import { type TrainConfig, validateTrainConfig } from "../train/config.ts";
 import { Xoshiro128 } from "../train/random.ts";
 import { encodeLlama2cV0, writeLlama2cFile } from "./llama2c.ts";
-import {
-  encodeSafetensors,
-  readSafetensors,
-  type SafeTensorInput,
-  writeFileAtomic,
-} from "./safetensors.ts";
+import { encodeSafetensors, readSafetensors, type SafeTensorInput } from "./safetensors.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 /** `format` field of ckpt.json. */
 export const CHECKPOINT_FORMAT = "babyllama-checkpoint";

@@ -26,7 +26,7 @@
  */
 import { headSize, type ModelConfig, modelConfig } from "../model/config.ts";
 import { type TensorName, type TensorTable, tensorTable } from "../model/tensors.ts";
-import { writeFileAtomic } from "./safetensors.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
 /** A loaded llama2.c checkpoint. */
 export interface Llama2cCheckpoint {

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { writeFileAtomic } from "./atomic.ts";
 
 /** Element types of the safetensors format. */
 export type SafeDtype =
@@ -282,38 +282,6 @@ export function encodeSafetensors(
     at += it.bytes.length;
   }
   return out;
-}
-
-/**
- * Writes `bytes` to `path` without ever leaving a half-written file: writes a temporary file
- * beside it, fsyncs it, then renames it over `path`.
- *
- * @param path destination file
- * @param bytes contents
- * @example
- * ```ts
- * await writeFileAtomic("out/model.bin", new Uint8Array(16));
- * ```
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(
-    dirname(path),
-    `.${path.split(/[\\/]/).pop()}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`,
-  );
-  try {
-    const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      let off = 0;
-      while (off < bytes.length) off += await f.write(bytes.subarray(off));
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /**

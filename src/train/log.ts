@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../io/safetensors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { lossPlotSvg } from "./plot.ts";
 
 /** One logged optimizer step. */
