@@ -112,6 +112,7 @@ export class Model implements Disposable {
   #dlossScale: GPUBuffer; // f32 [1]: 1/(count * gradient accumulation steps)
   #seed: GPUBuffer; // u32 [1] dropout seed
   #scaleCpu = new Float32Array(2);
+  #seedCpu = new Uint32Array(1);
   #tokCpu: Uint32Array<ArrayBuffer>;
   #tgtCpu: Int32Array<ArrayBuffer>;
 
@@ -606,7 +607,8 @@ export class Model implements Disposable {
 
   /** Sets the dropout seed for the next training step (a new mask each step). */
   setDropoutSeed(seed: number): void {
-    writeBuffer(this.gpu, this.#seed, new Uint32Array([seed >>> 0]));
+    this.#seedCpu[0] = seed >>> 0;
+    writeBuffer(this.gpu, this.#seed, this.#seedCpu);
   }
 
   /** Reads the mean loss of the last submitted forward (one synchronisation). */

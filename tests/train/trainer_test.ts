@@ -82,7 +82,11 @@ Deno.test({
   },
 });
 
-async function runCli(args: string[], killAfterIter?: number): Promise<number> {
+async function runCli(
+  args: string[],
+  killAfterIter?: number,
+  signal: Deno.Signal = "SIGKILL",
+): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", "train", ...args],
     cwd: REPO_ROOT,
@@ -104,7 +108,7 @@ async function runCli(args: string[], killAfterIter?: number): Promise<number> {
     buf += value;
     const m = [...buf.matchAll(/^(\d+) \| loss/gm)].at(-1);
     if (!killed && killAfterIter !== undefined && m && Number(m[1]) >= killAfterIter) {
-      child.kill("SIGKILL");
+      child.kill(signal);
       killed = true;
     }
   }
@@ -202,6 +206,36 @@ Deno.test({
       );
       console.log(`  checkpoint ${fromCkpt.loss} vs exported v0 ${fromV0.loss}`);
       assert.equal(fromV0.loss, fromCkpt.loss);
+    } finally {
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "Ctrl-C (SIGINT) finishes the step, saves a checkpoint of the state after the last step and exits 130",
+  ignore: sample === null,
+  fn: async () => {
+    const data = await dataDir();
+    try {
+      const args = [
+        ...TINY,
+        `--data-dir=${data}`,
+        "--max-iters=1000",
+        "--eval-interval=1000",
+        `--out-dir=${data}/c`,
+      ];
+      const code = await runCli(args, 2, "SIGINT");
+      assert.equal(code, 130);
+      const ckpt = await loadCheckpoint(`${data}/c`);
+      assert.ok(ckpt.iter >= 3, `checkpoint at iter ${ckpt.iter}`);
+      const last = Math.max(...(await trainLosses(`${data}/c`)).keys());
+      assert.equal(
+        ckpt.iter,
+        last + 1,
+        "the checkpoint holds the state after the last logged step",
+      );
     } finally {
       await Deno.remove(data, { recursive: true });
     }
