@@ -5,7 +5,7 @@
  */
 import { type Command, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
-import { readLlama2cFile } from "../io/llama2c.ts";
+import { loadModel } from "../io/model_file.ts";
 import { evaluateTokens, tokensFromBytes } from "../model/evaluate.ts";
 
 /** The `eval` subcommand. Its last stdout line is `{"loss": L, "windows": n, "tokens": n*S}`. */
@@ -17,7 +17,7 @@ export const evalCommand: Command = {
     model: {
       type: "string",
       required: true,
-      help: "llama2.c model (.bin: legacy v0 or export.py version 1)",
+      help: "llama2.c model (.bin: legacy v0 or export.py version 1) or a training out_dir",
     },
     tokens: { type: "string", required: true, help: "uint16 little-endian token file" },
     "seq-len": { type: "number", required: true, help: "window length S (<= the model's seq_len)" },
@@ -32,7 +32,7 @@ export const evalCommand: Command = {
     if (!Number.isInteger(B) || B < 1) {
       throw new UsageError(`--batch-size must be a positive integer, got ${B}`);
     }
-    const ckpt = await readLlama2cFile(v.model as string);
+    const ckpt = await loadModel(v.model as string);
     let bytes: Uint8Array;
     try {
       bytes = await Deno.readFile(v.tokens as string);
@@ -45,7 +45,7 @@ export const evalCommand: Command = {
     const res = await evaluateTokens(
       gpu,
       ckpt.config,
-      ckpt.params as Float32Array<ArrayBuffer>,
+      ckpt.params,
       tokens,
       S,
       B,

@@ -5,43 +5,11 @@
  * @module
  */
 import { type Command, UsageError } from "./args.ts";
-import { loadCheckpoint } from "../io/checkpoint.ts";
 import { encodeLlama2cV2, encodeTokenizerBin, type ExportFormat } from "../io/export.ts";
 import { writeHfModel } from "../io/hf.ts";
-import {
-  encodeLlama2cV0,
-  encodeLlama2cV1,
-  readLlama2cFile,
-  writeLlama2cFile,
-} from "../io/llama2c.ts";
-import type { ModelConfig } from "../model/config.ts";
+import { encodeLlama2cV0, encodeLlama2cV1, writeLlama2cFile } from "../io/llama2c.ts";
+import { loadModel } from "../io/model_file.ts";
 import { parseModelProto } from "../data/sentencepiece_model.ts";
-
-/**
- * Loads the parameters to export: from a training `out_dir` (its ckpt.json/ckpt.safetensors)
- * or from a llama2.c `.bin` file (v0 or v1).
- *
- * @throws {Error} when the path does not exist
- */
-export async function loadModelForExport(
-  path: string,
-): Promise<{ config: ModelConfig; params: Float32Array<ArrayBuffer> }> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`Cannot export: ${path} does not exist (give an out_dir or a .bin model)`);
-    }
-    throw e;
-  }
-  if (info.isDirectory) {
-    const { config, params } = await loadCheckpoint(path);
-    return { config, params };
-  }
-  const { config, params } = await readLlama2cFile(path);
-  return { config, params };
-}
 
 /**
  * Exports a model to `out` in `format`; returns a one-line summary.
@@ -57,7 +25,7 @@ export async function exportModel(
   out: string,
   tokenizerModel?: string,
 ): Promise<string> {
-  const { config, params } = await loadModelForExport(checkpoint);
+  const { config, params } = await loadModel(checkpoint);
   const shape = `dim ${config.dim}, ${config.n_layers} layers, vocab ${config.vocab_size}`;
   if (format === "hf") {
     const files = await writeHfModel(out, config, params, { tokenizerModel });

@@ -7,43 +7,11 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { type Command, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
-import { readLlama2cFile } from "../io/llama2c.ts";
-import { loadCheckpoint } from "../io/checkpoint.ts";
+import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
 import { Generator } from "../model/generate.ts";
-import type { ModelConfig } from "../model/config.ts";
-
-/**
- * Loads a model from a llama2.c `.bin` or a checkpoint directory (one with `ckpt.json`).
- *
- * @param path the `.bin` file or the directory
- * @returns config and flat params
- * @throws {SyntaxError} for a malformed file
- */
-export async function loadModel(
-  path: string,
-): Promise<{ config: ModelConfig; params: Float32Array<ArrayBuffer> }> {
-  let isDir = false;
-  try {
-    isDir = (await Deno.stat(path)).isDirectory;
-  } catch (e) {
-    throw new Error(`Cannot load model ${path}: ${(e as Error).message}`);
-  }
-  if (isDir) {
-    try {
-      await Deno.stat(join(path, "ckpt.json"));
-    } catch {
-      throw new Error(`Cannot load model ${path}: the directory has no ckpt.json`);
-    }
-    const ckpt = await loadCheckpoint(path);
-    return { config: ckpt.config, params: ckpt.params };
-  }
-  const m = await readLlama2cFile(path);
-  return { config: m.config, params: m.params };
-}
 
 /** True for a one-byte piece run.c's `safe_printf` would not print (ASCII control, not space). */
 function _unprintable(b: Uint8Array): boolean {
