@@ -30,9 +30,15 @@ Not done here: checkpoints and model.bin (the GPU trainer writes them after an e
 loss improved; that time is outside the timed step there too), dropout (must be 0), resume.
 
 Flags mirror ours (kebab-case, same defaults; `--out` is an alias of `--out-dir`, which
-defaults to out-torch here), plus --threads (torch.set_num_threads, default 2) and
---max-batches-check N (print the first N training rows' (shard, start) and exit: for comparing
-the sampler with the TypeScript one).
+defaults to out-torch here), plus --threads (torch.set_num_threads, default 2), --dtype
+(float32, or float64: the same run in double precision, a control for how far float32
+rounding alone moves the loss curve) and --max-batches-check N (print the first N training
+rows' (shard, start) and exit: for comparing the sampler with the TypeScript one).
+
+Threads: Debian's torch 1.13 runs matmuls in OpenBLAS (its own pthread pool, OPENBLAS_NUM_THREADS,
+default one per core) and elementwise ops in OpenMP (torch.set_num_threads). With libgomp's
+default wait policy the idle OpenMP threads spin against the BLAS threads on a 2-core machine;
+OMP_WAIT_POLICY=PASSIVE in the environment avoids that (measured: about 1.5-2x faster steps).
 """
 import argparse
 import datetime
@@ -198,7 +204,7 @@ DEFAULTS = {
     "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95, "grad_clip": 1.0, "decay_lr": True,
     "warmup_iters": 1000, "eval_interval": 2000, "log_interval": 1, "eval_iters": 100,
     "eval_only": False, "out_dir": "out-torch", "seed": 1337, "data_dir": "data",
-    "peak_flops": 1e12, "threads": 2,
+    "peak_flops": 1e12, "threads": 2, "dtype": "float32",
 }
 
 
@@ -210,6 +216,10 @@ def parse_args(argv):
         names = ["--" + k.replace("_", "-")] + (["--out"] if k == "out_dir" else [])
         if isinstance(v, bool):
             p.add_argument(*names, dest=k, action=argparse.BooleanOptionalAction, default=v)
+        elif k == "dtype":
+            p.add_argument(*names, dest=k, choices=["float32", "float64"], default=v,
+                           help="float64: the same run in double precision (a control for how "
+                                "far float32 rounding alone moves the loss curve)")
         else:
             p.add_argument(*names, dest=k, type=type(v), default=v)
     p.add_argument("--max-batches-check", type=int, default=0,
@@ -247,14 +257,15 @@ def main(argv):
 
     cfg = tm.Config(dim=a.dim, n_layers=a.n_layers, n_heads=a.n_heads, n_kv_heads=a.n_kv_heads,
                     vocab_size=a.vocab_size, multiple_of=a.multiple_of, max_seq_len=T)
-    leaves = tm.make_leaves(tm.init_params(cfg, a.seed))
+    dtype = torch.float64 if a.dtype == "float64" else torch.float32
+    leaves = {k: v.to(dtype).requires_grad_(True) for k, v in tm.init_params(cfg, a.seed).items()}
     order = [leaves[e.name] for e in tm.tensor_table(cfg)[0]]
     opt = tm.make_adamw(cfg, leaves, a.learning_rate, (a.beta1, a.beta2), 1e-8, a.weight_decay)
     fpt, nparams = flops_per_token(cfg)
     print(f"model: {nparams} parameters, dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} "
           f"heads, {cfg.n_kv_heads} kv heads, vocab {cfg.vocab_size}; tokens per iteration "
           f"{tokens_per_iter} ({accum} x {B} x {T}); torch {torch.__version__} on the CPU, "
-          f"{torch.get_num_threads()} threads", flush=True)
+          f"{torch.get_num_threads()} threads, {a.dtype}", flush=True)
 
     os.makedirs(a.out_dir, exist_ok=True)
     log_path = os.path.join(a.out_dir, "log.jsonl")
