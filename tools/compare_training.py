@@ -4,7 +4,11 @@ loss curves over the iterations both logged, the eval losses, and the median tok
 with their ratio.
 
     /usr/bin/python3 tools/compare_training.py OURS/log.jsonl TORCH/log.jsonl \\
-        [--iters 0,10,50,100,150,200] [--names ours,torch] [--skip-first 1]
+        [--iters 0,10,50,100,150,200] [--names ours,torch] [--skip-first 1] \\
+        [--reference TORCH64/log.jsonl]
+
+--reference adds a third log, e.g. `tools/train_torch.py --dtype float64` (the same run in
+double precision), and prints how far each float32 curve is from it.
 
 Median tokens/s skips the first --skip-first logged steps (default 1: the first step after the
 start pays for pipeline compilation and warm-up). Pure standard library.
@@ -47,6 +51,8 @@ def main(argv):
     p.add_argument("--iters", default="0,10,50,100,150,200")
     p.add_argument("--names", default="ours,torch")
     p.add_argument("--skip-first", type=int, default=1)
+    p.add_argument("--reference", help="third log.jsonl (e.g. the float64 run) to measure both "
+                                       "curves against")
     args = p.parse_args(argv)
     na, nb = args.names.split(",")
     ta, ea = read_log(args.a)
@@ -69,6 +75,18 @@ def main(argv):
             head = [d for d, i in diffs if i <= lim]
             if head:
                 print(f"  max |diff| over iters 0..{lim}: {max(head):.3e}")
+
+    if args.reference:
+        tr, _ = read_log(args.reference)
+        print(f"\ndistance from the reference {args.reference}:")
+        for name, t in ((na, ta), (nb, tb)):
+            its = sorted(set(t) & set(tr))
+            if not its:
+                continue
+            d = [(abs(t[i]["loss"] - tr[i]["loss"]), i) for i in its]
+            dmax, imax = max(d)
+            print(f"  {name}: max |diff| {dmax:.3e} (at iter {imax}), mean "
+                  f"{sum(x for x, _ in d) / len(d):.3e} over {len(its)} iters (0..{its[-1]})")
 
     print(f"\neval losses              {na + ' train':>12} {nb + ' train':>12} "
           f"{na + ' val':>10} {nb + ' val':>10}")
