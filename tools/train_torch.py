@@ -38,7 +38,8 @@ rows' (shard, start) and exit: for comparing the sampler with the TypeScript one
 Threads: Debian's torch 1.13 runs matmuls in OpenBLAS (its own pthread pool, OPENBLAS_NUM_THREADS,
 default one per core) and elementwise ops in OpenMP (torch.set_num_threads). With libgomp's
 default wait policy the idle OpenMP threads spin against the BLAS threads on a 2-core machine;
-OMP_WAIT_POLICY=PASSIVE in the environment avoids that (measured: about 1.5-2x faster steps).
+OMP_WAIT_POLICY=PASSIVE in the environment avoids that (measured at dim 288, B 8, T 256: 2.9 ->
+1.9 s per step).
 """
 import argparse
 import datetime
