@@ -46,6 +46,19 @@ const REQUIRED_LIMITS = {
   maxStorageBuffersPerShaderStage: 8,
 } as const;
 
+/**
+ * Mesa's GL/EGL probe prints "XDG_RUNTIME_DIR is invalid or not set" when that variable is
+ * missing or not an absolute path (harmless: no display is used). Point it at /tmp then.
+ */
+function _quietDriverWarning(): void {
+  try {
+    const dir = Deno.env.get("XDG_RUNTIME_DIR");
+    if (!dir || !dir.startsWith("/")) Deno.env.set("XDG_RUNTIME_DIR", "/tmp");
+  } catch {
+    // no env permission: leave it
+  }
+}
+
 /** An acquired adapter and device, plus the pipeline cache shared by everything on it. */
 export class Gpu implements Disposable {
   /** The adapter's description, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`. */
@@ -92,6 +105,7 @@ export class Gpu implements Disposable {
  * ```
  */
 export async function acquireGpu(options: GpuOptions = {}): Promise<Gpu> {
+  _quietDriverWarning();
   if (!("gpu" in navigator) || !navigator.gpu) throw new NoAdapterError("navigator.gpu is missing");
   let adapter: GPUAdapter | null = null;
   try {
