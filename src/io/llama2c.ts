@@ -27,6 +27,7 @@
 import { headSize, type ModelConfig, modelConfig } from "../model/config.ts";
 import { type TensorName, type TensorTable, tensorTable } from "../model/tensors.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { ropeFreqs } from "../ops/rope.ts";
 
 /** A loaded llama2.c checkpoint. */
 export interface Llama2cCheckpoint {
@@ -262,34 +263,6 @@ export async function readLlama2cFile(path: string): Promise<Llama2cCheckpoint> 
   }
 }
 
-/**
- * model.py's `precompute_freqs_cis` in f32: `freqs[i] = 1 / 10000^(2i/HS)`, then
- * cos/sin of `t * freqs[i]` for t < T, each [T, HS/2] row-major. Matches PyTorch to within an
- * ulp or so (pow/cos/sin are computed in f64 here and rounded).
- *
- * @example
- * ```ts
- * const { cos, sin } = ropeTables(8, 512);
- * ```
- */
-export function ropeTables(
-  hs: number,
-  seqLen: number,
-): { cos: Float32Array<ArrayBuffer>; sin: Float32Array<ArrayBuffer> } {
-  const half = hs / 2, f = Math.fround;
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = f(1 / f(Math.pow(10000, f((2 * i) / hs))));
-  const cos = new Float32Array(seqLen * half), sin = new Float32Array(seqLen * half);
-  for (let t = 0; t < seqLen; t++) {
-    for (let i = 0; i < half; i++) {
-      const a = f(t * freqs[i]);
-      cos[t * half + i] = Math.cos(a);
-      sin[t * half + i] = Math.sin(a);
-    }
-  }
-  return { cos, sin };
-}
-
 function _checkParams(config: ModelConfig, params: Float32Array, what: string): TensorTable {
   const table = tensorTable(config);
   if (!(params instanceof Float32Array) || params.length !== table.size) {
@@ -332,7 +305,7 @@ export function encodeLlama2cV0(
   _int32Header(dv, 0, config, config.shared_classifier ? config.vocab_size : -config.vocab_size);
   const dst = new Float32Array(out.buffer, V0_HEADER, floats);
   let at = _pack(table, V0_ORDER, params, dst, 0);
-  const { cos, sin } = ropeTables(headSize(config), config.max_seq_len);
+  const { cos, sin } = ropeFreqs(headSize(config), config.max_seq_len);
   dst.set(cos, at);
   dst.set(sin, at + cos.length);
   at += cos.length + sin.length;

@@ -28,7 +28,7 @@ import {
   sample,
   swigluDecode,
 } from "../ops/decode.ts";
-import { ropeTables } from "../io/llama2c.ts";
+import { ropeFreqs } from "../ops/rope.ts";
 
 /** BOS token id (llama2.c): generation stops when the model produces it. */
 export const BOS = 1;
@@ -124,7 +124,7 @@ export class Generator implements Disposable {
     const f = (label: string, n: number) => pool.create(label, n * 4);
 
     const paramsBuf = pool.upload("params", params as Float32Array<ArrayBuffer>);
-    const rope = ropeTables(HS, S);
+    const rope = ropeFreqs(HS, S);
     const freqsCos = pool.upload("freqs_cos", rope.cos);
     const freqsSin = pool.upload("freqs_sin", rope.sin);
     const x = f("x", C), xn = f("xn", C), q = f("q", C), k = f("k", KV), v = f("v", KV);

@@ -164,7 +164,7 @@ export function sample(
  *
  * @example
  * ```ts
- * const fwd = new ReferenceDecoder(config, params, ropeTables(headSize(config), config.max_seq_len));
+ * const fwd = new ReferenceDecoder(config, params, ropeFreqs(headSize(config), config.max_seq_len));
  * const logits = fwd.step(1); // logits after BOS at position 0
  * ```
  */

@@ -5,13 +5,13 @@ import {
   encodeLlama2cV1,
   readLlama2c,
   readLlama2cFile,
-  ropeTables,
   writeLlama2cFile,
 } from "../../src/io/llama2c.ts";
 import { type ModelConfig, modelConfig } from "../../src/model/config.ts";
 import { type TensorName, tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
 import { sharedFile } from "../helpers/data.ts";
+import { ropeFreqs } from "../../src/ops/rope.ts";
 
 const stories = await sharedFile("stories260K.bin");
 
@@ -135,7 +135,7 @@ Deno.test({
       assert.equal(at(name, l, i), raw[off[name] + l * per + i], `${name}[${l}][${i}]`);
     }
     // The stored RoPE tables agree with model.py's formula (not used by the reader).
-    const { cos, sin } = ropeTables(HS, T);
+    const { cos, sin } = ropeFreqs(HS, T);
     for (let i = 0; i < cos.length; i++) {
       assert.ok(Math.abs(cos[i] - raw[off.freqs_cos + i]) < 2e-7, `cos ${i}`);
       assert.ok(Math.abs(sin[i] - raw[off.freqs_sin + i]) < 2e-7, `sin ${i}`);
@@ -151,8 +151,8 @@ Deno.test({
   },
 });
 
-Deno.test("ropeTables matches model.py's precompute_freqs_cis formula in f64", () => {
-  const { cos, sin } = ropeTables(8, 16);
+Deno.test("ropeFreqs (the tables written into v0 files) matches model.py's precompute_freqs_cis formula in f64", () => {
+  const { cos, sin } = ropeFreqs(8, 16);
   for (let t = 0; t < 16; t++) {
     for (let i = 0; i < 4; i++) {
       const a = t / Math.pow(10000, (2 * i) / 8);
@@ -195,7 +195,7 @@ Deno.test("encodeLlama2cV0 writes legacy_export's order; negative vocab when uns
         o += n;
       }
     }
-    const { cos, sin } = ropeTables(HS, T);
+    const { cos, sin } = ropeFreqs(HS, T);
     assert.deepEqual(f.slice(o, o + (T * HS) / 2), cos);
     assert.deepEqual(f.slice(o + (T * HS) / 2, o + T * HS), sin);
     o += T * HS;

@@ -4,7 +4,8 @@ import { Generator } from "../../src/model/generate.ts";
 import { headSize, modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
-import { readLlama2cFile, ropeTables } from "../../src/io/llama2c.ts";
+import { readLlama2cFile } from "../../src/io/llama2c.ts";
+import { ropeFreqs } from "../../src/ops/rope.ts";
 import { readF32 } from "../../src/gpu/buffers.ts";
 import { ReferenceDecoder, sample, sampleCoin } from "../../src/reference/decode.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
@@ -51,7 +52,7 @@ Deno.test({
     const bytes = await Deno.readFile(join(REPO_ROOT, "tests/fixtures/stories260K_tokens.bin"));
     const prompt = Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, 40));
     using gen = new Generator(gpu, config, params, { stepsPerSubmit: 1, pipelined: false });
-    const refDec = new ReferenceDecoder(config, params, ropeTables(headSize(config), 512));
+    const refDec = new ReferenceDecoder(config, params, ropeFreqs(headSize(config), 512));
     let pos = 0;
     for await (const id of gen.generate({ prompt, temperature: 0, steps: 40 })) {
       const want = refDec.step(prompt[pos]);
@@ -81,7 +82,7 @@ Deno.test("unshared classifier, GQA: logits and top-p samples match the f64 forw
   // larger weights so the logits are not nearly uniform
   for (let i = 0; i < params.length; i++) params[i] *= 8;
   using gen = new Generator(gpu, config, params, { stepsPerSubmit: 1, pipelined: false });
-  const refDec = new ReferenceDecoder(config, params, ropeTables(headSize(config), 24));
+  const refDec = new ReferenceDecoder(config, params, ropeFreqs(headSize(config), 24));
   const seed = 4242, prompt = [1, 17, 5];
   const out: number[] = [];
   let tok = prompt[0];

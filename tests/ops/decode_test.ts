@@ -10,7 +10,7 @@ import {
   swigluDecode,
 } from "../../src/ops/decode.ts";
 import * as ref from "../../src/reference/decode.ts";
-import { ropeTables } from "../../src/io/llama2c.ts";
+import { ropeFreqs } from "../../src/ops/rope.ts";
 import { readBuffer, writeBuffer } from "../../src/gpu/buffers.ts";
 import { assertClose, f32, randn, read, runPlan, testGpu, testPool } from "../helpers/gpu.ts";
 
@@ -72,7 +72,7 @@ Deno.test("ropeDecode rotates q and writes row (layer, pos) of the caches only; 
   const gpu = await testGpu();
   using pool = testPool(gpu);
   const NH = 6, NKV = 2, HS = 16, S = 20, L = 3, layer = 1, pos = 13, KV = NKV * HS;
-  const { cos, sin } = ropeTables(HS, S);
+  const { cos, sin } = ropeFreqs(HS, S);
   const q0 = randn(NH * HS, 8), k0 = randn(KV, 9), v0 = randn(KV, 10);
   const cache0 = randn(L * S * KV, 11);
   for (const done of [0, 1]) {
