@@ -16,7 +16,7 @@
 // Workgroups of WG invocations, no workgroup memory, no barriers. Workgroups are numbered
 // linearly (x + y * num_workgroups.x, see grid() in plan.ts); row tiles vary fastest. Loads
 // clamp rows/columns past the edge (no branch in the inner loop); stores are guarded.
-// Requires C % 4 == 0 and OC % 4 == 0 (the launcher checks).
+// Requires C % 4 == 0 and OC % 4 == 0 (the launcher sends other shapes to the *_scalar kernels).
 struct Params { N: u32, C: u32, OC: u32, accumulate: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
