@@ -26,9 +26,9 @@ import {
   rmsnormDecode,
   ropeDecode,
   sample,
-  swigluDecode,
 } from "../ops/decode.ts";
 import { ropeFreqs } from "../ops/rope.ts";
+import { swigluForward } from "../ops/swiglu.ts";
 
 /** BOS token id (llama2.c): generation stops when the model produces it. */
 export const BOS = 1;
@@ -195,7 +195,7 @@ export class Generator implements Disposable {
       });
       mm(h1, xn, P("w1", l), C, H);
       mm(h3, xn, P("w3", l), C, H);
-      swigluDecode(plan, { out: hg, h1, h3 }, { N: H });
+      swigluForward(plan, { out: hg, h1, h3 }, { N: H });
       mm(x, hg, P("w2", l), H, C, true);
     }
     rmsnormDecode(plan, { out: xn, inp: x, weight: P("rms_final") }, { C, eps: config.norm_eps });

@@ -13,7 +13,6 @@
 import embeddingCode from "../../kernels/embedding_decode.wgsl" with { type: "text" };
 import matvecCode from "../../kernels/matvec_decode.wgsl" with { type: "text" };
 import rmsnormCode from "../../kernels/rmsnorm_decode.wgsl" with { type: "text" };
-import swigluCode from "../../kernels/swiglu_decode.wgsl" with { type: "text" };
 import ropeCode from "../../kernels/rope_decode.wgsl" with { type: "text" };
 import attentionCode from "../../kernels/attention_decode.wgsl" with { type: "text" };
 import sampleCode from "../../kernels/sample.wgsl" with { type: "text" };
@@ -32,8 +31,6 @@ export const embeddingDecodeKernel: Kernel = defineKernel("embedding_decode", em
 export const matvecDecodeKernel: Kernel = defineKernel("matvec_decode", matvecCode);
 /** The `rmsnorm_decode` kernel. */
 export const rmsnormDecodeKernel: Kernel = defineKernel("rmsnorm_decode", rmsnormCode);
-/** The `swiglu_decode` kernel. */
-export const swigluDecodeKernel: Kernel = defineKernel("swiglu_decode", swigluCode);
 /** The `rope_decode` kernel. */
 export const ropeDecodeKernel: Kernel = defineKernel("rope_decode", ropeCode);
 /** The `attention_decode` kernel. */
@@ -128,22 +125,6 @@ export function rmsnormDecode(
 ): void {
   _positive("rmsnorm_decode", { C: p.C });
   plan.dispatch(rmsnormDecodeKernel, b, { C: p.C, eps: p.eps }, [1, 1, 1]);
-}
-
-/**
- * Records `out = silu(h1) * h3` over N floats.
- *
- * @param plan the plan to record into
- * @param b buffers: out [N], h1 [N], h3 [N]
- * @param p sizes: N
- */
-export function swigluDecode(
-  plan: Plan,
-  b: { out: BufferBinding; h1: BufferBinding; h3: BufferBinding },
-  p: { N: number },
-): void {
-  _positive("swiglu_decode", p);
-  plan.dispatch(swigluDecodeKernel, b, { N: p.N }, grid(Math.ceil(p.N / WG)), { WG });
 }
 
 /** Sizes of the decode attention ops. */

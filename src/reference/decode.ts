@@ -8,6 +8,7 @@
 import { headSize, kvDim, type ModelConfig } from "../model/config.ts";
 import { type TensorName, tensorTable } from "../model/tensors.ts";
 import { bitsAt } from "../model/rng.ts";
+import { swigluForward } from "./swiglu.ts";
 
 /** `out = weight[token, :]` for a [V, C] matrix. */
 export function embeddingDecode(
@@ -31,13 +32,6 @@ export function rmsnormDecode(
   const rstd = 1 / Math.sqrt(ss / inp.length + eps);
   const out = new Float64Array(inp.length);
   for (let i = 0; i < inp.length; i++) out[i] = inp[i] * rstd * weight[i];
-  return out;
-}
-
-/** `out = silu(h1) * h3`. */
-export function swigluDecode(h1: ArrayLike<number>, h3: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(h1.length);
-  for (let i = 0; i < out.length; i++) out[i] = (h1[i] / (1 + Math.exp(-h1[i]))) * h3[i];
   return out;
 }
 
@@ -223,7 +217,7 @@ export class ReferenceDecoder {
       const o = mv(this.#w("wo", l), att, C);
       for (let i = 0; i < C; i++) x[i] += o[i];
       const xn2 = rmsnormDecode(x, this.#w("rms_ffn", l), c.norm_eps);
-      const g = swigluDecode(mv(this.#w("w1", l), xn2, H), mv(this.#w("w3", l), xn2, H));
+      const g = swigluForward(mv(this.#w("w1", l), xn2, H), mv(this.#w("w3", l), xn2, H));
       const f = mv(this.#w("w2", l), g, C);
       for (let i = 0; i < C; i++) x[i] += f[i];
     }

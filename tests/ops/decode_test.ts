@@ -7,14 +7,15 @@ import {
   ropeDecode,
   sample,
   type SampleParams,
-  swigluDecode,
 } from "../../src/ops/decode.ts";
 import * as ref from "../../src/reference/decode.ts";
 import { ropeFreqs } from "../../src/ops/rope.ts";
 import { readBuffer, writeBuffer } from "../../src/gpu/buffers.ts";
 import { assertClose, f32, randn, read, runPlan, testGpu, testPool } from "../helpers/gpu.ts";
+import { swigluForward } from "../../src/ops/swiglu.ts";
+import * as refSwiglu from "../../src/reference/swiglu.ts";
 
-Deno.test("embeddingDecode reads the row of state.token; rmsnormDecode and swigluDecode match reference for C=288", async () => {
+Deno.test("embeddingDecode reads the row of state.token; rmsnormDecode and swigluForward (used at decode) match reference for C=288", async () => {
   const gpu = await testGpu();
   using pool = testPool(gpu);
   const V = 37, C = 288;
@@ -25,7 +26,7 @@ Deno.test("embeddingDecode reads the row of state.token; rmsnormDecode and swigl
   await runPlan(gpu, (plan) => {
     embeddingDecode(plan, { out: emb, state, weight: f32(pool, "w", w) }, { C });
     rmsnormDecode(plan, { out: xn, inp: emb, weight: f32(pool, "g", g) }, { C, eps: 1e-5 });
-    swigluDecode(plan, { out: hg, h1: f32(pool, "h1", h1), h3: f32(pool, "h3", h3) }, { N: C });
+    swigluForward(plan, { out: hg, h1: f32(pool, "h1", h1), h3: f32(pool, "h3", h3) }, { N: C });
   });
   const e = ref.embeddingDecode(w, 29, C);
   assertClose("embedding", await read(gpu, emb, C), e, { atol: 0, rtol: 0 });
@@ -33,7 +34,7 @@ Deno.test("embeddingDecode reads the row of state.token; rmsnormDecode and swigl
     atol: 1e-6,
     rtol: 1e-5,
   });
-  assertClose("swiglu", await read(gpu, hg, C), ref.swigluDecode(h1, h3), {
+  assertClose("swiglu", await read(gpu, hg, C), refSwiglu.swigluForward(h1, h3), {
     atol: 1e-6,
     rtol: 1e-5,
   });
