@@ -15,7 +15,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import { type BufferBinding, BufferPool, readF32, writeBuffer } from "../gpu/buffers.ts";
+import { type BufferBinding, BufferPool, Readback, readF32, writeBuffer } from "../gpu/buffers.ts";
 import { Plan } from "../gpu/plan.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import { type TensorName, tensorRange, type TensorTable, tensorTable } from "./tensors.ts";
@@ -113,6 +113,7 @@ export class Model implements Disposable {
   #seed: GPUBuffer; // u32 [1] dropout seed
   #scaleCpu = new Float32Array(2);
   #seedCpu = new Uint32Array(1);
+  #lossReadback: Readback;
   #tokCpu: Uint32Array<ArrayBuffer>;
   #tgtCpu: Int32Array<ArrayBuffer>;
 
@@ -142,6 +143,7 @@ export class Model implements Disposable {
     this.params = f("params", this.table.size);
     this.grads = training ? f("grads", this.table.size) : null;
     this.loss = f("loss", 4);
+    this.#lossReadback = new Readback(gpu, 4, "loss:readback");
     this.#tokens = f("tokens", N);
     this.#targets = f("targets", N);
     this.#lossScale = f("loss_scale", 1);
@@ -613,13 +615,17 @@ export class Model implements Disposable {
 
   /** Reads the mean loss of the last submitted forward (one synchronisation). */
   async readLoss(): Promise<number> {
-    return (await readF32(this.gpu, this.loss, 0, 1))[0];
+    const enc = this.gpu.device.createCommandEncoder({ label: "loss_readback" });
+    this.#lossReadback.record(enc, this.loss);
+    this.gpu.device.queue.submit([enc.finish()]);
+    return new Float32Array(await this.#lossReadback.read())[0];
   }
 
   /** Destroys every buffer and plan of the model. */
   [Symbol.dispose](): void {
     this.forwardPlan[Symbol.dispose]();
     this.trainPlan[Symbol.dispose]();
+    this.#lossReadback[Symbol.dispose]();
     this.#pool[Symbol.dispose]();
   }
 }
