@@ -9,6 +9,7 @@ import { headSize, kvDim, type ModelConfig } from "../model/config.ts";
 import { type TensorName, tensorTable } from "../model/tensors.ts";
 import { bitsAt } from "../model/rng.ts";
 import { swigluForward } from "./swiglu.ts";
+import { rmsnormForward } from "./rmsnorm.ts";
 
 /** `out = weight[token, :]` for a [V, C] matrix. */
 export function embeddingDecode(
@@ -27,12 +28,7 @@ export function rmsnormDecode(
   weight: ArrayLike<number>,
   eps: number,
 ): Float64Array {
-  let ss = 0;
-  for (let i = 0; i < inp.length; i++) ss += inp[i] * inp[i];
-  const rstd = 1 / Math.sqrt(ss / inp.length + eps);
-  const out = new Float64Array(inp.length);
-  for (let i = 0; i < inp.length; i++) out[i] = inp[i] * rstd * weight[i];
-  return out;
+  return rmsnormForward(inp, weight, 1, inp.length, eps).out;
 }
 
 /**
