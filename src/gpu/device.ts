@@ -4,6 +4,7 @@
  * @module
  */
 import { PipelineCache } from "./pipeline.ts";
+import { Tuner } from "./tune.ts";
 
 /** No WebGPU adapter could be found. The CLI prints the message, which says how to get one. */
 export class NoAdapterError extends Error {
@@ -67,6 +68,8 @@ export class Gpu implements Disposable {
   readonly pipelines: PipelineCache;
   /** Whether the adapter is a CPU implementation (llvmpipe/lavapipe, or marked fallback). */
   readonly isCpu: boolean;
+  /** Picks kernel variants per (kernel, shape); mode `off` (per-class defaults) until configured. */
+  readonly tuner: Tuner;
 
   /**
    * Wraps an adapter and its device, with an empty pipeline cache.
@@ -80,6 +83,7 @@ export class Gpu implements Disposable {
       "unknown adapter";
     this.isCpu = info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(this.description);
     this.pipelines = new PipelineCache(device);
+    this.tuner = new Tuner(this);
   }
 
   /** The device's limits. */

@@ -181,13 +181,41 @@ export class Plan implements Disposable {
     await Promise.all(p);
   }
 
-  /** Replays the plan into `encoder` (uploading changed uniforms first). */
-  encode(encoder: GPUCommandEncoder): void {
+  /**
+   * Replays the plan into `encoder` (uploading changed uniforms first).
+   *
+   * @param encoder the command encoder
+   * @param timing when given, GPU timestamps are written at the beginning of the first compute
+   *   pass (query `begin`) and the end of the last one (query `end`): the plan's GPU time
+   *   (needs the `timestamp-query` feature)
+   */
+  encode(
+    encoder: GPUCommandEncoder,
+    timing?: { querySet: GPUQuerySet; begin: number; end: number },
+  ): void {
     this.#upload();
     let pass: GPUComputePassEncoder | null = null;
-    for (const op of this.#ops) {
+    let first = -1, last = -1;
+    if (timing) {
+      this.#ops.forEach((op, i) => {
+        if (op.kind !== "dispatch") return;
+        if (first < 0) first = i;
+        last = i;
+      });
+    }
+    // The pass that holds dispatch `i` writes the timestamps its first/last dispatch needs.
+    const timestamps = (i: number): GPUComputePassTimestampWrites | undefined => {
+      if (!timing) return undefined;
+      let end = i;
+      while (end + 1 < this.#ops.length && this.#ops[end + 1].kind === "dispatch") end++;
+      const w: GPUComputePassTimestampWrites = { querySet: timing.querySet };
+      if (i === first) w.beginningOfPassWriteIndex = timing.begin;
+      if (end === last) w.endOfPassWriteIndex = timing.end;
+      return i === first || end === last ? w : undefined;
+    };
+    for (const [i, op] of this.#ops.entries()) {
       if (op.kind === "dispatch") {
-        pass ??= encoder.beginComputePass({ label: this.label });
+        pass ??= encoder.beginComputePass({ label: this.label, timestampWrites: timestamps(i) });
         pass.setPipeline(op.pipeline);
         pass.setBindGroup(0, op.group);
         if (op.wg[0] > 0 && op.wg[1] > 0 && op.wg[2] > 0) {
