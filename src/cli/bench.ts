@@ -1,21 +1,26 @@
 /**
  * `bench`: wall time of one training forward+backward (and optionally the AdamW update) of a
- * model at a batch shape, on this machine's adapter.
+ * model at a batch shape, on this machine's adapter, with the kernel variants `--tune` picks.
  *
  * @module
  */
 import { type Command, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
+import { formatTuneTable } from "../gpu/tune.ts";
 import { modelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
 import { bitsAt } from "../model/rng.ts";
+import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 
-/** The `bench` subcommand: prints one JSON line with ms per step and tokens/s. */
+/**
+ * The `bench` subcommand: prints one JSON line with ms per step, tokens/s and the kernel
+ * variants used; with `--tune full` or `cached`, the table of tuned candidates on stderr.
+ */
 export const benchCommand: Command = {
   name: "bench",
   summary: "time forward+backward of a model shape (JSON on stdout)",
   usage:
-    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256]",
+    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--tune full|cached|off]",
   flags: {
     dim: { type: "number", default: 288, help: "model width" },
     "n-layers": { type: "number", default: 6, help: "blocks" },
@@ -27,6 +32,7 @@ export const benchCommand: Command = {
     iters: { type: "number", default: 3, help: "timed steps (after one warm-up)" },
     forward: { type: "boolean", default: false, help: "time the forward pass only" },
     verbose: { type: "boolean", default: true, help: "print the adapter on stderr" },
+    ...TUNE_FLAGS,
   },
   async run(v) {
     const B = v["batch-size"] as number, T = v["seq-len"] as number, iters = v.iters as number;
@@ -44,9 +50,16 @@ export const benchCommand: Command = {
       max_seq_len: T,
     });
     using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    const mode = await configureTuner(gpu, v);
     const training = !v.forward;
-    using model = new Model(gpu, config, { B, T, training });
+    using model = await gpu.tuner.build(() => new Model(gpu, config, { B, T, training }));
     await model.check();
+    const picks = gpu.tuner.picks();
+    if (mode !== "off") {
+      const used = new Set(picks.map((p) => `${p.family} ${p.shape}`));
+      const entries = gpu.tuner.entries().filter((e) => used.has(`${e.family} ${e.shape}`));
+      if (entries.length > 0) console.error(formatTuneTable(entries));
+    }
     model.initParams(1337);
     const N = B * T, V = config.vocab_size;
     const x = new Uint32Array(N), y = new Int32Array(N);
@@ -76,6 +89,8 @@ export const benchCommand: Command = {
       ms_all: times.map(Math.round),
       tokens_per_s: Math.round(N / (ms / 1000)),
       gpu_mb: Math.round(model.bytes / 2 ** 20),
+      tune: mode,
+      kernels: Object.fromEntries(picks.map((p) => [`${p.family} ${p.shape}`, p.variant])),
     }));
   },
 };

@@ -7,6 +7,7 @@ import { type Command, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { evaluateTokens, tokensFromBytes } from "../model/evaluate.ts";
+import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 
 /** The `eval` subcommand. Its last stdout line is `{"loss": L, "windows": n, "tokens": n*S}`. */
 export const evalCommand: Command = {
@@ -23,6 +24,7 @@ export const evalCommand: Command = {
     "seq-len": { type: "number", required: true, help: "window length S (<= the model's seq_len)" },
     "batch-size": { type: "number", default: 8, help: "windows per forward pass" },
     verbose: { type: "boolean", default: false, help: "print the adapter and timing on stderr" },
+    ...TUNE_FLAGS,
   },
   async run(v) {
     const S = v["seq-len"] as number, B = v["batch-size"] as number;
@@ -41,6 +43,7 @@ export const evalCommand: Command = {
     }
     const tokens = tokensFromBytes(bytes);
     using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    await configureTuner(gpu, v);
     const t0 = performance.now();
     const res = await evaluateTokens(
       gpu,

@@ -12,6 +12,7 @@ import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
 import { Generator } from "../model/generate.ts";
+import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 
 /** True for a one-byte piece run.c's `safe_printf` would not print (ASCII control, not space). */
 function _unprintable(b: Uint8Array): boolean {
@@ -60,6 +61,7 @@ export const sampleCommand: Command = {
       help: "queue the next batch of steps before reading the previous one",
     },
     verbose: { type: "boolean", default: false, help: "print adapter, seed and timing on stderr" },
+    ...TUNE_FLAGS,
   },
   async run(v) {
     const temperature = v.temperature as number, topP = v["top-p"] as number;
@@ -92,10 +94,13 @@ export const sampleCommand: Command = {
     }
     const prompt = tok.encode(v.prompt as string, { bos: true });
     using gpu = await acquireGpu({ verbose: v.verbose as boolean });
-    using gen = new Generator(gpu, config, params, {
-      stepsPerSubmit: K,
-      pipelined: v.pipeline as boolean,
-    });
+    await configureTuner(gpu, v);
+    using gen = await gpu.tuner.build(() =>
+      new Generator(gpu, config, params, {
+        stepsPerSubmit: K,
+        pipelined: v.pipeline as boolean,
+      })
+    );
     await gen.check();
     // warm-up: the first dispatches compile the pipelines
     for await (const _ of gen.generate({ prompt: [prompt[0]], steps: 1, temperature: 0 })) {

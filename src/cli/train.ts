@@ -7,6 +7,7 @@ import type { Command } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { TRAIN_FLAGS, trainConfigFromFlags } from "../train/config.ts";
 import { train } from "../train/trainer.ts";
+import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 
 /** The `train` subcommand. Ctrl-C saves a checkpoint before exiting. */
 export const trainCommand: Command = {
@@ -14,10 +15,11 @@ export const trainCommand: Command = {
   summary: "train a model on pretokenized TinyStories (train.py's loop and defaults)",
   usage:
     "[--config FILE.json] [--batch-size 128] [--max-iters 100000] ... (--batch_size=8 also works)",
-  flags: TRAIN_FLAGS,
+  flags: { ...TRAIN_FLAGS, ...TUNE_FLAGS },
   async run(values) {
     const cfg = trainConfigFromFlags(values);
     using gpu = await acquireGpu({ verbose: cfg.device_verbose });
+    await configureTuner(gpu, values);
     const abort = new AbortController();
     const onSigint = () => {
       if (abort.signal.aborted) Deno.exit(130);

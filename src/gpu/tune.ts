@@ -76,7 +76,7 @@ export interface TuneResult {
   ms: number | null;
   /**
    * `ok` (timed), `mismatch` (output differs from the default's), `slow` (its warm-up took
-   * over 3x the fastest warm-up: not timed further), `error` (did not compile or run),
+   * over 3x the fastest warm-up and over 50 ms: not timed further; `ms` is the warm-up's), `error` (did not compile or run),
    * `skipped` (the time budget ran out).
    */
   status: "ok" | "mismatch" | "slow" | "error" | "skipped";
@@ -141,6 +141,7 @@ export interface TunerConfig {
 const TARGET_MS = 150; // aim for this much GPU time per timed submit
 const MAX_REPS = 10;
 const SLOW = 3;
+const SLOW_MIN_MS = 50;
 
 /**
  * A short non-cryptographic hash of a string (53-bit cyrb53, 14 hex digits).
@@ -672,7 +673,10 @@ export class Tuner {
       }
     }
     seen(outs, warm);
-    if (warm > SLOW * bestWarm) return { variant, ms: warm, status: "slow" };
+    // (Below SLOW_MIN_MS a warm-up may be mostly a lazy shader compile; timing is cheap then.)
+    if (warm > SLOW * bestWarm && warm > SLOW_MIN_MS) {
+      return { variant, ms: Math.round(warm * 1e4) / 1e4, status: "slow" };
+    }
     const reps = Math.max(1, Math.min(MAX_REPS, Math.ceil(TARGET_MS / Math.max(warm, 1e-3))));
     using timed = new Plan(gpu, "tune:timed");
     for (let r = 0; r < reps; r++) tc.record(timed, variant);
@@ -680,7 +684,7 @@ export class Tuner {
     let ms = Infinity;
     const runs = warm * reps < 2 * TARGET_MS ? 2 : 1;
     for (let run = 0; run < runs; run++) ms = Math.min(ms, (await timer.time(timed)) / reps);
-    return { variant, ms, status: "ok" };
+    return { variant, ms: Math.round(ms * 1e4) / 1e4, status: "ok" };
   }
 
   async #save(entries: TuneEntry[]): Promise<void> {
@@ -701,4 +705,36 @@ export class Tuner {
       this.#log(`warning: cannot save the tuning cache ${path}: ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * A text table of tuning entries: one row per candidate (milliseconds per run, GFLOP/s where
+ * meaningful, status), the winner marked `*`, the adapter class's default marked `(default)`.
+ *
+ * @example
+ * ```ts
+ * console.error(formatTuneTable(gpu.tuner.entries()));
+ * ```
+ */
+export function formatTuneTable(entries: readonly TuneEntry[]): string {
+  const rows: string[][] = [["kernel", "shape", "variant", "ms", "GFLOP/s", "status"]];
+  for (const e of entries) {
+    e.results.forEach((r, i) => {
+      const gf = r.ms !== null && e.gflop > 0 && r.status === "ok"
+        ? (e.gflop / (r.ms / 1000)).toFixed(2)
+        : "";
+      rows.push([
+        i === 0 ? e.family : "",
+        i === 0 ? e.shape : "",
+        `${r.variant === e.variant ? "*" : " "} ${r.variant}${
+          r.variant === e.fallback ? " (default)" : ""
+        }`,
+        r.ms === null ? "-" : r.ms.toFixed(3),
+        gf,
+        r.status + (r.note && r.status !== "ok" ? `: ${r.note}` : ""),
+      ]);
+    });
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((s, c) => s.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
 }

@@ -82,7 +82,7 @@ export async function evaluateTokens(
     }
   }
   const B = Math.min(batchSize, n);
-  using model = new Model(gpu, config, { B, T: S, training: false });
+  using model = await gpu.tuner.build(() => new Model(gpu, config, { B, T: S, training: false }));
   await model.check();
   model.setParams(params);
   const x = new Uint32Array(B * S), y = new Int32Array(B * S);

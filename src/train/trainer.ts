@@ -80,7 +80,8 @@ export async function train(
   using dataset = _openDataset(cfg);
   if (resumed) dataset.setRngState(resumed.rngState);
 
-  using model = new Model(gpu, config, { B, T, training: true });
+  // In tune mode `full`, builds once, tunes the kernels the cache lacks, and builds again.
+  using model = await gpu.tuner.build(() => new Model(gpu, config, { B, T, training: true }));
   await model.check();
   using opt = new AdamW(gpu, model.table, model.params, model.grads!, {
     weight_decay: cfg.weight_decay,
