@@ -13,7 +13,8 @@ export interface CliResult {
 }
 
 /**
- * Runs `deno run -A main.ts ...args` from the repository root, feeding `stdin` when given.
+ * Runs `deno run -A main.ts ...args` from the repository root, feeding `stdin` when given,
+ * with `BABYLLAMA_TUNE=off` unless the environment sets it.
  *
  * @example
  * ```ts
@@ -27,7 +28,12 @@ export async function runMain(args: string[], stdin?: string): Promise<CliResult
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    env: {
+      NO_COLOR: "1",
+      XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+      // No kernel tuning (nor writes to ~/.cache) unless a test asks with --tune.
+      BABYLLAMA_TUNE: Deno.env.get("BABYLLAMA_TUNE") ?? "off",
+    },
   }).spawn();
   if (stdin !== undefined) {
     const w = child.stdin.getWriter();
