@@ -54,10 +54,14 @@ const SHAPES: [number, number, number][] = [
     132,
   ],
 ];
-// The default pick, register tiles given as a shape, and every named variant (CPU- and
-// GPU-shaped: the GPU ones cannot be timed here, only checked).
+// The default pick, register tiles given as a shape, register tiles covering every rows count
+// (4, 8, 12, 16) and columns count (4, 8, 12, 16) of the generated kernels (each is a large
+// unrolled shader that llvmpipe takes seconds to compile, so not every candidate), and every
+// GPU-shaped variant (small shaders; they cannot be timed here, only checked).
 function _variants(kind: "forward" | "dinp" | "dweight"): (MatmulTiles | string | undefined)[] {
-  return [undefined, { WG: 4, TM: 8, TN: 12 }, ...allMatmulVariants(kind)];
+  const reg = ["reg_wg64_4x4", "reg_wg8_16x16", "reg_wg8_12x12", "reg_wg16_8x8"];
+  const tile = allMatmulVariants(kind).filter((n) => n.startsWith("tile_"));
+  return [undefined, { WG: 4, TM: 8, TN: 12 }, ...reg, ...tile];
 }
 
 function _tol(C: number) {
