@@ -34,6 +34,28 @@ export { type BindingInfo, defineKernel, type Kernel, type ParamField } from "./
 export { type DispatchHandle, grid, type ParamValues, Plan } from "./src/gpu/plan.ts";
 export { type CachedPipeline, type Constants, type PipelineCache } from "./src/gpu/pipeline.ts";
 export {
+  adapterInfo,
+  adapterKey,
+  defaultTuneCachePath,
+  formatTuneTable,
+  hashText,
+  readTuneCache,
+  TUNE_MODES,
+  TUNE_TOLERANCE,
+  type TuneCacheFile,
+  tuneCacheInfo,
+  type TuneCacheInfo,
+  type TuneCase,
+  type TuneEntry,
+  type TuneFamily,
+  tuneInput,
+  type TuneMode,
+  type TunePick,
+  Tuner,
+  type TunerConfig,
+  type TuneResult,
+} from "./src/gpu/tune.ts";
+export {
   type BufferBinding,
   BufferPool,
   readBuffer,
