@@ -29,7 +29,22 @@
  */
 
 // GPU layer
-export { acquireGpu, Gpu, type GpuOptions, NoAdapterError } from "./src/gpu/device.ts";
+export {
+  acquireGpu,
+  type AdapterInfo,
+  adapterInfo,
+  adapterName,
+  FallbackAdapterError,
+  Gpu,
+  type GpuOptions,
+  type GpuRequest,
+  isCpuAdapter,
+  NoAdapterError,
+  WANTED_FEATURES,
+  WANTED_LIMITS,
+  type WantedFeature,
+  type WantedLimit,
+} from "./src/gpu/device.ts";
 export { type BindingInfo, defineKernel, type Kernel, type ParamField } from "./src/gpu/kernel.ts";
 export { type DispatchHandle, grid, type ParamValues, Plan } from "./src/gpu/plan.ts";
 export { type CachedPipeline, type Constants, type PipelineCache } from "./src/gpu/pipeline.ts";
@@ -50,7 +65,7 @@ export {
   tensorTable,
 } from "./src/model/tensors.ts";
 export { initParams } from "./src/model/init.ts";
-export { Model, type ModelShape } from "./src/model/model.ts";
+export { classifierChunkRows, Model, type ModelShape } from "./src/model/model.ts";
 export { type EvalResult, evaluateTokens, tokensFromBytes } from "./src/model/evaluate.ts";
 export { type GenerateRequest, Generator, type GeneratorOptions } from "./src/model/generate.ts";
 

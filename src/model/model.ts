@@ -63,6 +63,30 @@ interface LayerActs {
   hg: GPUBuffer;
 }
 
+/**
+ * Rows per classifier chunk: all N rows when their logits (N·V f32) fit one storage binding and
+ * one buffer, else the most rows that fit, rounded down to a multiple of 64 (so every chunk's
+ * row offsets stay 256-byte aligned), at least 64.
+ *
+ * @param N rows B·T
+ * @param V vocabulary size
+ * @param limits the device limits babyllama works within ({@link Gpu.limits})
+ * @example
+ * ```ts
+ * classifierChunkRows(8192, 32000, { maxStorageBufferBindingSize: 2 ** 32 - 1, maxBufferSize: 2 ** 40 }); // 8192
+ * classifierChunkRows(8192, 32000, { maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 31 - 1 }); // 1024
+ * ```
+ */
+export function classifierChunkRows(
+  N: number,
+  V: number,
+  limits: Pick<GPUSupportedLimits, "maxStorageBufferBindingSize" | "maxBufferSize">,
+): number {
+  const maxBytes = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  const R = Math.floor(maxBytes / (V * 4));
+  return R >= N ? N : Math.max(64, Math.floor(R / 64) * 64);
+}
+
 /** Salt of a dropout site, so each site draws an independent mask. */
 function _salt(site: number, layer: number): number {
   return (layer + 1) * 16 + site;
@@ -154,10 +178,7 @@ export class Model implements Disposable {
     this.#embIndex = training ? f("embedding_index", embeddingIndexLength(N)) : null;
     this.#embIndexCpu = training ? new Uint32Array(embeddingIndexLength(N)) : null;
 
-    const maxBinding = gpu.limits.maxStorageBufferBindingSize;
-    let R = Math.floor(maxBinding / (V * 4));
-    R = R >= N ? N : Math.max(64, Math.floor(R / 64) * 64);
-    this.chunkRows = R;
+    const R = (this.chunkRows = classifierChunkRows(N, V, gpu.limits));
 
     const freqs = ropeFreqs(HS, T);
     const freqsCos = pool.upload("freqs_cos", freqs.cos as Float32Array<ArrayBuffer>);
