@@ -51,6 +51,29 @@ export interface Command {
   run(values: FlagValues, positionals: string[]): Promise<number | void>;
 }
 
+/**
+ * `--require-gpu`, on every command that acquires a GPU: a CPU (fallback) adapter is then an
+ * error (one line, exit 1) instead of a slow run. `BABYLLAMA_REQUIRE_GPU=1` does the same.
+ */
+export const REQUIRE_GPU_FLAG: FlagSpec = {
+  type: "boolean",
+  default: false,
+  help: "fail when the adapter is a CPU/fallback one (also BABYLLAMA_REQUIRE_GPU=1)",
+};
+
+/**
+ * The `requireGpu` option of `acquireGpu` from parsed flags: `true` when `--require-gpu` was
+ * given, else `undefined` so that `BABYLLAMA_REQUIRE_GPU` decides.
+ *
+ * @example
+ * ```ts
+ * using gpu = await acquireGpu({ requireGpu: requireGpuOption(values) });
+ * ```
+ */
+export function requireGpuOption(values: FlagValues): true | undefined {
+  return values["require-gpu"] === true ? true : undefined;
+}
+
 /** Help text for one command, listing every flag with its default. */
 export function commandHelp(cmd: Command): string {
   const lines = [
