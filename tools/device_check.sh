@@ -171,11 +171,8 @@ if [ "$MODE" = gpu ] && [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]; then
   std_icd=$(ls /etc/vulkan/icd.d/nvidia*.json /usr/share/vulkan/icd.d/nvidia*.json \
     /usr/local/share/vulkan/icd.d/nvidia*.json 2>/dev/null | head -1)
   alt_icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia*.json 2>/dev/null | head -1)
-  if [ -z "$std_icd" ] && [ -n "$alt_icd" ]; then
-    export VK_DRIVER_FILES=$alt_icd VK_ICD_FILENAMES=$alt_icd
-  elif [ -z "$std_icd" ] && [ -n "$egl_lib$([ -e "$GPU/nvidia_icd_egl.json" ] && echo y)" ]; then
-    export VK_DRIVER_FILES=$EGL_ICD VK_ICD_FILENAMES=$EGL_ICD
-  fi
+  # The driver's own manifest where the loader does not look (the EGL one is the doctor retry).
+  if [ -z "$std_icd" ] && [ -n "$alt_icd" ]; then export VK_DRIVER_FILES=$alt_icd VK_ICD_FILENAMES=$alt_icd; fi
 fi
 if [ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" ] && [ -e /usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json ] &&
   ! ls /usr/share/glvnd/egl_vendor.d/*nvidia*.json >/dev/null 2>&1; then
