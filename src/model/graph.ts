@@ -147,11 +147,6 @@ function _rows(buffer: GPUBuffer, r0: number, n: number, width: number): BufferB
   return { buffer, offset: r0 * width * 4, size: n * width * 4 };
 }
 
-/** The classifier weight: its own, or the token embeddings when tied. */
-function _wcls(g: Graph): TensorName {
-  return g.config.shared_classifier ? "tok_embeddings" : "wcls";
-}
-
 // ------------------------------------------------------------------------------------ forward
 
 /**
@@ -221,7 +216,7 @@ export function blockForward(plan: Plan, g: Graph, l: number, drop: boolean): vo
  */
 export function recordHead(plan: Plan, g: Graph, train: boolean): void {
   const { N, C, V } = _sizes(g), act = g.acts, R = act.chunkRows;
-  const { weight, dweight } = train ? _trainable(g, _wcls(g)) : { weight: _param(g, _wcls(g)) };
+  const wcls = g.config.shared_classifier ? "tok_embeddings" : "wcls", weight = _param(g, wcls);
   for (let r0 = 0; r0 < N; r0 += R) {
     const n = Math.min(R, N - r0), cls = { N: n, C, OC: V }, ce = { R: n, V };
     const logits = _rows(act.logits, 0, n, V), inp = _rows(act.xf, r0, n, C);
@@ -232,7 +227,7 @@ export function recordHead(plan: Plan, g: Graph, train: boolean): void {
     if (!train) continue;
     const dinp = _rows(act.grad!.dxf, r0, n, C);
     crossentropyBackward(plan, { logits, lse, targets, dloss }, ce);
-    matmulBackward(plan, { dinp, dweight: dweight!, dout: logits, inp, weight }, cls);
+    matmulBackward(plan, { dinp, dout: logits, inp, ..._trainable(g, wcls) }, cls);
   }
   lossMean(plan, { loss: act.loss, losses: act.losses, scale: act.lossScale }, { N });
 }
