@@ -6,28 +6,21 @@
  */
 import assert from "node:assert/strict";
 import { acquireGpu } from "../../src/gpu/device.ts";
-import { classifierChunkRows, Model } from "../../src/model/model.ts";
+import { Model } from "../../src/model/model.ts";
+import { classifierChunkRows } from "../../src/model/activations.ts";
 import { modelConfig } from "../../src/model/config.ts";
 import { initParams } from "../../src/model/init.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { assertClose, randn, testGpu } from "../helpers/gpu.ts";
 
 Deno.test("classifierChunkRows: one chunk when the logits fit a binding, else multiples of 64", () => {
-  const gpuLike = { maxStorageBufferBindingSize: 2 ** 32 - 1, maxBufferSize: 2 ** 40 };
-  assert.equal(classifierChunkRows(32 * 256, 32000, gpuLike), 32 * 256);
-  const llvmpipe = { maxStorageBufferBindingSize: 2 ** 27, maxBufferSize: 2 ** 31 - 1 };
-  assert.equal(classifierChunkRows(32 * 256, 32000, llvmpipe), 1024);
-  assert.equal(classifierChunkRows(1000, 32000, llvmpipe), 1000);
-  // The smaller of the binding and buffer limits counts.
-  assert.equal(
-    classifierChunkRows(128 * 256, 32000, { ...gpuLike, maxBufferSize: 2 ** 31 }),
-    16768,
-  );
+  assert.equal(classifierChunkRows(2 ** 32 - 1, 32000, 32 * 256), 32 * 256);
+  assert.equal(classifierChunkRows(2 ** 31 - 1, 32000, 64 * 256), 64 * 256);
+  assert.equal(classifierChunkRows(2 ** 27, 32000, 32 * 256), 1024);
+  assert.equal(classifierChunkRows(2 ** 27, 32000, 1000), 1000);
+  assert.equal(classifierChunkRows(2 ** 31, 32000, 128 * 256), 16768);
   // Never fewer than 64 rows.
-  assert.equal(
-    classifierChunkRows(4096, 32000, { ...llvmpipe, maxStorageBufferBindingSize: 1 }),
-    64,
-  );
+  assert.equal(classifierChunkRows(1, 32000, 4096), 64);
 });
 
 Deno.test("a model needs no classifier chunks when its logits fit this device's binding", async () => {
