@@ -3,7 +3,7 @@
 //   inp  [N] f32
 //   seed [1] u32, rewritten by the trainer each step
 // keep(i) = hash32(hash32(seed[0] ^ salt) + i) >= threshold, with hash32 the lowbias32 hash of
-// src/model/rng.ts, threshold = floor(p * 2^32) and scale = 1 / (1 - p) (Params). u32
+// src/util/rng.ts, threshold = floor(p * 2^32) and scale = 1 / (1 - p) (Params). u32
 // arithmetic wraps mod 2^32, as Math.imul in the TypeScript version.
 struct Params { N: u32, threshold: u32, scale: f32, salt: u32 }
 

@@ -8,7 +8,7 @@ import { type Command, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { modelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
-import { bitsAt } from "../model/rng.ts";
+import { bitsAt } from "../util/rng.ts";
 
 /** The `bench` subcommand: prints one JSON line with ms per step and tokens/s. */
 export const benchCommand: Command = {

@@ -16,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Xoshiro128 } from "../train/random.ts";
+import { Xoshiro128 } from "../util/rng.ts";
 
 /** A data split: shard 0 is `val`, the rest `train`. */
 export type Split = "train" | "val";

@@ -22,7 +22,7 @@ import type { DatasetRngState } from "../data/dataset.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 import { type TensorEntry, type TensorTable, tensorTable } from "../model/tensors.ts";
 import { type TrainConfig, validateTrainConfig } from "../train/config.ts";
-import { Xoshiro128 } from "../train/random.ts";
+import { Xoshiro128 } from "../util/rng.ts";
 import { encodeLlama2cV0, writeLlama2cFile } from "./llama2c.ts";
 import { encodeSafetensors, readSafetensors, type SafeTensorInput } from "./safetensors.ts";
 import { writeFileAtomic } from "./atomic.ts";

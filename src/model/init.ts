@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { normalAt } from "./rng.ts";
+import { normalAt } from "../util/rng.ts";
 import type { TensorTable } from "./tensors.ts";
 
 /**

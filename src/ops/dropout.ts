@@ -1,6 +1,6 @@
 /**
  * Inverted dropout with a counter-based mask: element `i` is kept iff
- * `hash32(hash32(seed[0] ^ salt) + i) >= floor(p * 2^32)` (lowbias32, as src/model/rng.ts) and
+ * `hash32(hash32(seed[0] ^ salt) + i) >= floor(p * 2^32)` (lowbias32, as src/util/rng.ts) and
  * kept elements are scaled by `1/(1-p)`. The backward recomputes the mask, so nothing is stored;
  * `seed` is a one-word GPU buffer the trainer rewrites each step, `salt` tells the dropout sites
  * of one step apart.

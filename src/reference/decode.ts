@@ -7,7 +7,7 @@
  */
 import { headSize, kvDim, type ModelConfig } from "../model/config.ts";
 import { type TensorName, tensorTable } from "../model/tensors.ts";
-import { bitsAt } from "../model/rng.ts";
+import { bitsAt } from "../util/rng.ts";
 import { swigluForward } from "./swiglu.ts";
 import { rmsnormForward } from "./rmsnorm.ts";
 

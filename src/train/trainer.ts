@@ -13,7 +13,7 @@ import { readF32 } from "../gpu/buffers.ts";
 import { Model } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
-import { hash32 } from "../model/rng.ts";
+import { hash32 } from "../util/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
 import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";

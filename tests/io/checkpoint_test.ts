@@ -10,7 +10,7 @@ import { readLlama2cFile } from "../../src/io/llama2c.ts";
 import { modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { TRAIN_DEFAULTS } from "../../src/train/config.ts";
-import { Xoshiro128 } from "../../src/train/random.ts";
+import { Xoshiro128 } from "../../src/util/rng.ts";
 
 /** Flat array with a distinct value per real element, zero padding (like the GPU buffers). */
 function flat(cfg: ReturnType<typeof modelConfig>, base: number): Float32Array<ArrayBuffer> {

@@ -15,7 +15,7 @@ import { hfConfig, hfTensors, permuteForHf } from "../../src/io/hf.ts";
 import { readLlama2c, readLlama2cFile } from "../../src/io/llama2c.ts";
 import { readSafetensorsFile, tensorF32 } from "../../src/io/safetensors.ts";
 import { type ModelConfig, modelConfig } from "../../src/model/config.ts";
-import { bitsAt } from "../../src/model/rng.ts";
+import { bitsAt } from "../../src/util/rng.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { TRAIN_DEFAULTS } from "../../src/train/config.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
