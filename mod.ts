@@ -62,7 +62,7 @@ export {
   type TrainConfig,
   trainConfigFromFlags,
 } from "./src/train/config.ts";
-export { type FlagSpec, type FlagSpecs, type FlagValues } from "./src/cli/args.ts";
+export { type FlagSpec, type FlagSpecs, type FlagValues } from "./src/util/flags.ts";
 export { estimateMfu, getLr, type LrSettings } from "./src/train/schedule.ts";
 export { AdamW, type AdamWConfig } from "./src/train/optimizer.ts";
 export {

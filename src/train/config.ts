@@ -9,8 +9,7 @@
  *
  * @module
  */
-import { type FlagSpecs, type FlagValues, givenFlags, UsageError } from "../cli/args.ts";
-import { coerceFlag } from "../cli/args.ts";
+import { coerceFlag, type FlagSpecs, type FlagValues, UsageError } from "../util/flags.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 
 /** All training settings, named as in train.py. */
@@ -179,8 +178,8 @@ export const TRAIN_FLAGS: FlagSpecs = _buildFlags();
  *
  * @param values parsed flags (from `parseCommand(TRAIN_FLAGS, argv)`)
  * @param configFile JSON config path; defaults to `values.config`
- * @param given names of the flags typed on the command line; defaults to what
- *   {@link givenFlags} recorded for `values`, else every flag whose value differs from its default
+ * @param given names of the flags typed on the command line (`parseCommand`'s `given`); when
+ *   absent, every flag whose value differs from its default counts as given
  * @returns the validated settings
  * @throws {UsageError} (one line) for an unreadable or malformed file, an unknown key, or a bad
  *   value
@@ -199,7 +198,7 @@ export function trainConfigFromFlags(
   const cfg: Record<string, unknown> = { ...TRAIN_DEFAULTS };
   const file = configFile ?? (typeof values.config === "string" ? values.config : undefined);
   if (file !== undefined) Object.assign(cfg, readTrainConfigFile(file));
-  const explicit = given ?? givenFlags(values);
+  const explicit = given;
   for (const k of Object.keys(TRAIN_DEFAULTS) as (keyof TrainConfig)[]) {
     const name = _kebab(k);
     const v = values[name];

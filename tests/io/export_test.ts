@@ -222,8 +222,8 @@ Deno.test("export command: checkpoint dir -> v0, v1, v2 and hf files that read b
 
 /** Runs `export` with argv as main.ts would (parse, then run). */
 async function run(argv: string[]): Promise<number | void> {
-  const { values, positionals } = parseCommand(exportCommand.flags, argv);
-  return await exportCommand.run(values, positionals);
+  const { values, positionals, given } = parseCommand(exportCommand.flags, argv);
+  return await exportCommand.run(values, positionals, given);
 }
 
 const tokModel = await sharedFile("tokenizer.model");
