@@ -27,7 +27,7 @@ import {
   ropeDecode,
   sample,
 } from "../ops/decode.ts";
-import { ropeFreqs } from "../ops/rope.ts";
+import { ropeFreqs } from "./rope_freqs.ts";
 import { swigluForward } from "../ops/swiglu.ts";
 
 /** BOS token id (llama2.c): generation stops when the model produces it. */

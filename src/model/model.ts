@@ -31,7 +31,8 @@ import {
 import { swigluBackward, swigluForward } from "../ops/swiglu.ts";
 import { dropoutBackward, dropoutForward } from "../ops/dropout.ts";
 import { residualForward } from "../ops/residual.ts";
-import { ropeBackward, ropeForward, ropeFreqs } from "../ops/rope.ts";
+import { ropeBackward, ropeForward } from "../ops/rope.ts";
+import { ropeFreqs } from "./rope_freqs.ts";
 import { attentionBackward, attentionForward } from "../ops/attention.ts";
 import { crossentropyBackward, crossentropyForward, lossMean } from "../ops/crossentropy.ts";
 
