@@ -130,9 +130,11 @@ export {
   type SafetensorsFile,
 } from "./src/io/safetensors.ts";
 export {
+  type CheckpointRngState,
   type CheckpointState,
   loadCheckpoint,
   type LoadedCheckpoint,
+  type LoadOptions,
   saveCheckpoint,
   type SaveOptions,
 } from "./src/io/checkpoint.ts";

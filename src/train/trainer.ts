@@ -15,8 +15,13 @@ import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
 import { hash32 } from "../util/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
-import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";
+import { loadCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import {
+  modelConfigFromTrain,
+  tokensPerIter,
+  type TrainConfig,
+  validateTrainConfig,
+} from "./config.ts";
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
 import { AdamW } from "./optimizer.ts";
@@ -65,9 +70,9 @@ export async function train(
   let config: ModelConfig = modelConfigFromTrain(cfg);
   let iter = 0;
   let bestValLoss = 1e9;
-  let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
+  let resumed: LoadedCheckpoint<TrainConfig> | null = null;
   if (cfg.init_from === "resume") {
-    resumed = await loadCheckpoint(cfg.out_dir);
+    resumed = await loadCheckpoint(cfg.out_dir, { trainConfig: validateTrainConfig });
     config = resumed.config;
     iter = resumed.iter;
     bestValLoss = resumed.bestValLoss;
