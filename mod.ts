@@ -75,6 +75,12 @@ export {
 // Data
 export { type EncodeOptions, Tokenizer } from "./src/data/tokenizer.ts";
 export {
+  encodeTokenizerBin,
+  packTokenizerBin,
+  readTokenizerBin,
+  tokenBinBytes,
+} from "./src/data/tokenizer_bin.ts";
+export {
   encodeModelProto,
   type ModelProto,
   ModelType,

@@ -5,7 +5,8 @@
  * @module
  */
 import { type Command, UsageError } from "./args.ts";
-import { encodeLlama2cV2, encodeTokenizerBin, type ExportFormat } from "../io/export.ts";
+import { encodeLlama2cV2, type ExportFormat } from "../io/export.ts";
+import { encodeTokenizerBin } from "../data/tokenizer_bin.ts";
 import { writeHfModel } from "../io/hf.ts";
 import { encodeLlama2cV0, encodeLlama2cV1, writeLlama2cFile } from "../io/llama2c.ts";
 import { loadModel } from "../io/model_file.ts";

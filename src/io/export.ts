@@ -15,11 +15,6 @@
  *
  * @module
  */
-import {
-  type ModelProto,
-  parseModelProto,
-  TRAINER_SPEC_DEFAULTS,
-} from "../data/sentencepiece_model.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 import { type TensorName, tensorTable } from "../model/tensors.ts";
 import { encodeLlama2cV0, encodeLlama2cV1, LLAMA2C_MAGIC, LLAMA2C_V1_HEADER } from "./llama2c.ts";
@@ -241,39 +236,4 @@ export function encodeLlama2c(
   if (format === "v0") return encodeLlama2cV0(config, params);
   if (format === "v1") return encodeLlama2cV1(config, params);
   return encodeLlama2cV2(config, params).bytes;
-}
-
-/**
- * llama2.c's `tokenizer.bin` from a SentencePiece model, as llama2.c's `tokenizer.py export`
- * writes it: uint32 max_token_length, then per token id: float32 score, uint32 byte length,
- * the UTF-8 bytes of the piece with U+2581 replaced by a space; BOS is written as `"\n<s>\n"`
- * and EOS as `"\n</s>\n"`.
- *
- * @param model a parsed model or the bytes of a `.model` file
- * @throws {SyntaxError} for a malformed model file
- * @example
- * ```ts
- * await Deno.writeFile("tokenizer.bin", encodeTokenizerBin(await Deno.readFile("tokenizer.model")));
- * ```
- */
-export function encodeTokenizerBin(model: ModelProto | Uint8Array): Uint8Array<ArrayBuffer> {
-  const m = model instanceof Uint8Array ? parseModelProto(model) : model;
-  const bos = m.trainerSpec.bosId ?? TRAINER_SPEC_DEFAULTS.bosId;
-  const eos = m.trainerSpec.eosId ?? TRAINER_SPEC_DEFAULTS.eosId;
-  const enc = new TextEncoder();
-  const pieces = m.pieces.map((p, i) =>
-    enc.encode(i === bos ? "\n<s>\n" : i === eos ? "\n</s>\n" : p.piece.replaceAll("\u2581", " "))
-  );
-  const maxLen = pieces.reduce((a, b) => Math.max(a, b.length), 0);
-  const out = new Uint8Array(4 + pieces.reduce((a, b) => a + 8 + b.length, 0));
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, maxLen, true);
-  let at = 4;
-  pieces.forEach((b, i) => {
-    dv.setFloat32(at, m.pieces[i].score, true);
-    dv.setUint32(at + 4, b.length, true);
-    out.set(b, at + 8);
-    at += 8 + b.length;
-  });
-  return out;
 }

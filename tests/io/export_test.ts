@@ -5,12 +5,12 @@ import { parseCommand, UsageError } from "../../src/cli/args.ts";
 import { saveCheckpoint } from "../../src/io/checkpoint.ts";
 import {
   encodeLlama2cV2,
-  encodeTokenizerBin,
   q80GroupSize,
   quantizeQ80,
   readLlama2cV2,
   roundHalfEven,
 } from "../../src/io/export.ts";
+import { encodeTokenizerBin } from "../../src/data/tokenizer_bin.ts";
 import { hfConfig, hfTensors, permuteForHf } from "../../src/io/hf.ts";
 import { readLlama2c, readLlama2cFile } from "../../src/io/llama2c.ts";
 import { readSafetensorsFile, tensorF32 } from "../../src/io/safetensors.ts";
