@@ -121,11 +121,12 @@ export {
 export {
   encodeLlama2cV0,
   encodeLlama2cV1,
+  encodeLlama2cV2,
   type Llama2cCheckpoint,
   readLlama2c,
   readLlama2cFile,
+  readLlama2cV2,
 } from "./src/io/llama2c.ts";
-export { encodeLlama2cV2, readLlama2cV2 } from "./src/io/export.ts";
 export {
   encodeSafetensors,
   readSafetensors,

@@ -7,12 +7,13 @@ import {
   encodeLlama2cV2,
   q80GroupSize,
   quantizeQ80,
+  readLlama2c,
+  readLlama2cFile,
   readLlama2cV2,
   roundHalfEven,
-} from "../../src/io/export.ts";
+} from "../../src/io/llama2c.ts";
 import { encodeTokenizerBin } from "../../src/data/tokenizer_bin.ts";
 import { hfConfig, hfTensors, permuteForHf } from "../../src/io/hf.ts";
-import { readLlama2c, readLlama2cFile } from "../../src/io/llama2c.ts";
 import { readSafetensorsFile, tensorF32 } from "../../src/io/safetensors.ts";
 import { type ModelConfig, modelConfig } from "../../src/model/config.ts";
 import { bitsAt } from "../../src/util/rng.ts";
