@@ -107,15 +107,15 @@ export {
   type PretokenizeResult,
   type ShardStats,
 } from "./src/data/pretokenize.ts";
+export { BpeTrainer, type BpeTrainerOptions, type BpeVocab } from "./src/data/bpe_trainer.ts";
 export {
-  BpeTrainer,
-  type BpeTrainerOptions,
-  type BpeVocab,
+  type BpeModelInfo,
+  bpeModelProto,
   trainVocab,
   type TrainVocabOptions,
   type TrainVocabProgress,
   type TrainVocabResult,
-} from "./src/data/bpe_trainer.ts";
+} from "./src/data/train_vocab.ts";
 
 // Files
 export {
