@@ -31,6 +31,7 @@ import {
   type SentencePiece,
   TRAINER_SPEC_DEFAULTS,
 } from "./sentencepiece_model.ts";
+import { SymbolPairHeap } from "./symbol_pair_heap.ts";
 import { packTokenizerBin, readTokenizerBin, tokenBinBytes } from "./tokenizer_bin.ts";
 
 const SPACE = "\u2581";
@@ -87,7 +88,7 @@ export class Tokenizer {
   #closed: boolean;
   #charIds = new Int32Array(0x10000).fill(-2);
   #pairs = new Map<number, number>();
-  #heap = new _PairHeap();
+  #heap = new SymbolPairHeap();
   #ids: number[] = [];
   #buf: _Scratch = _scratch(256);
 
@@ -650,81 +651,4 @@ function _decodeBytes(b: number[]): string {
     }
   }
   return s;
-}
-
-/** A binary max-heap of symbol pairs: higher score first, then smaller left index. */
-class _PairHeap {
-  score = new Float64Array(64);
-  left = new Int32Array(64);
-  right = new Int32Array(64);
-  sz = new Int32Array(64);
-  id = new Int32Array(64);
-  size = 0;
-
-  #less(a: number, b: number): boolean {
-    // true when entry a has lower priority than entry b
-    const sa = this.score[a], sb = this.score[b];
-    return sa < sb || (sa === sb && this.left[a] > this.left[b]);
-  }
-
-  #swap(a: number, b: number): void {
-    let t = this.score[a];
-    this.score[a] = this.score[b];
-    this.score[b] = t;
-    t = this.left[a];
-    this.left[a] = this.left[b];
-    this.left[b] = t;
-    t = this.right[a];
-    this.right[a] = this.right[b];
-    this.right[b] = t;
-    t = this.sz[a];
-    this.sz[a] = this.sz[b];
-    this.sz[b] = t;
-    t = this.id[a];
-    this.id[a] = this.id[b];
-    this.id[b] = t;
-  }
-
-  push(score: number, left: number, right: number, size: number, id: number): void {
-    if (this.size === this.score.length) {
-      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
-        const b = new (a.constructor as { new (n: number): T })(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.score = grow(this.score);
-      this.left = grow(this.left);
-      this.right = grow(this.right);
-      this.sz = grow(this.sz);
-      this.id = grow(this.id);
-    }
-    let i = this.size++;
-    this.score[i] = score;
-    this.left[i] = left;
-    this.right[i] = right;
-    this.sz[i] = size;
-    this.id[i] = id;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#less(p, i)) break;
-      this.#swap(p, i);
-      i = p;
-    }
-  }
-
-  pop(): void {
-    const last = --this.size;
-    if (last === 0) return;
-    this.#swap(0, last);
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i;
-      if (l < last && this.#less(m, l)) m = l;
-      if (r < last && this.#less(m, r)) m = r;
-      if (m === i) break;
-      this.#swap(i, m);
-      i = m;
-    }
-  }
 }
