@@ -21,6 +21,7 @@ import dkdvCode from "../../kernels/attention_backward_dkdv.wgsl" with { type: "
 import fwd4Code from "../../kernels/attention_forward_vec4.wgsl" with { type: "text" };
 import dq4Code from "../../kernels/attention_backward_dq_vec4.wgsl" with { type: "text" };
 import dkdv4Code from "../../kernels/attention_backward_dkdv_vec4.wgsl" with { type: "text" };
+import rowsCode from "../../kernels/_attention_rows.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -44,16 +45,19 @@ export const attentionBackwardDkdvKernel: Kernel = defineKernel(
   dkdvCode,
 );
 /** The `attention_forward_vec4` kernel (HS % 4 == 0, HS <= 64). */
-export const attentionForwardVec4Kernel: Kernel = defineKernel("attention_forward_vec4", fwd4Code);
+export const attentionForwardVec4Kernel: Kernel = defineKernel(
+  "attention_forward_vec4",
+  fwd4Code + rowsCode,
+);
 /** The `attention_backward_dq_vec4` kernel (HS % 4 == 0, HS <= 64). */
 export const attentionBackwardDqVec4Kernel: Kernel = defineKernel(
   "attention_backward_dq_vec4",
-  dq4Code,
+  dq4Code + rowsCode,
 );
 /** The `attention_backward_dkdv_vec4` kernel (HS % 4 == 0, HS <= 64). */
 export const attentionBackwardDkdvVec4Kernel: Kernel = defineKernel(
   "attention_backward_dkdv_vec4",
-  dkdv4Code,
+  dkdv4Code + rowsCode,
 );
 
 /** Whether the vec4 register kernels handle head size `HS`. */
