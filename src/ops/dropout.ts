@@ -9,14 +9,15 @@
  */
 import fwdCode from "../../kernels/dropout_forward.wgsl" with { type: "text" };
 import bwdCode from "../../kernels/dropout_backward.wgsl" with { type: "text" };
+import hashCode from "../../kernels/_hash.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
 
 /** The `dropout_forward` kernel. */
-export const dropoutForwardKernel: Kernel = defineKernel("dropout_forward", fwdCode);
+export const dropoutForwardKernel: Kernel = defineKernel("dropout_forward", fwdCode + hashCode);
 /** The `dropout_backward` kernel. */
-export const dropoutBackwardKernel: Kernel = defineKernel("dropout_backward", bwdCode);
+export const dropoutBackwardKernel: Kernel = defineKernel("dropout_backward", bwdCode + hashCode);
 
 const WG = 64;
 
