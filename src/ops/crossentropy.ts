@@ -13,6 +13,7 @@ import bwdCode from "../../kernels/crossentropy_backward.wgsl" with { type: "tex
 import meanCode from "../../kernels/loss_mean.wgsl" with { type: "text" };
 import fwd4Code from "../../kernels/crossentropy_forward_vec4.wgsl" with { type: "text" };
 import bwd4Code from "../../kernels/crossentropy_backward_vec4.wgsl" with { type: "text" };
+import rowCode from "../../kernels/_crossentropy_row.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -23,13 +24,16 @@ const WG = 8;
 const MEAN_WG = 64;
 
 /** The `crossentropy_forward` kernel. */
-export const crossentropyForwardKernel: Kernel = defineKernel("crossentropy_forward", fwdCode);
+export const crossentropyForwardKernel: Kernel = defineKernel(
+  "crossentropy_forward",
+  fwdCode + rowCode,
+);
 /** The `crossentropy_backward` kernel. */
 export const crossentropyBackwardKernel: Kernel = defineKernel("crossentropy_backward", bwdCode);
 /** The `crossentropy_forward_vec4` kernel (V % 4 == 0). */
 export const crossentropyForwardVec4Kernel: Kernel = defineKernel(
   "crossentropy_forward_vec4",
-  fwd4Code,
+  fwd4Code + rowCode,
 );
 /** The `crossentropy_backward_vec4` kernel (V % 4 == 0). */
 export const crossentropyBackwardVec4Kernel: Kernel = defineKernel(
