@@ -18,11 +18,14 @@
  * import { acquireGpu, Model, modelConfig } from "./mod.ts";
  *
  * using gpu = await acquireGpu();
- * using model = new Model(gpu, modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 }), { B: 4, T: 64, training: true });
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * using model = new Model(gpu, config, { B: 4, T: 64, training: true });
  * model.initParams(1337);
- * model.setBatch(x, y); // B*T input ids and targets
+ * const x = Array.from({ length: 4 * 64 }, (_, i) => (7 * i) % 512); // B*T input ids
+ * const y = x.map((id) => (id + 1) % 512); // and their targets
+ * model.setBatch(x, y);
  * model.trainPlan.submit();
- * console.log(await model.readLoss());
+ * console.log(await model.readLoss()); // about ln(512) = 6.24 for a fresh model
  * ```
  *
  * @module

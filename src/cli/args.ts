@@ -77,8 +77,13 @@ function _flagLabel(name: string, s: FlagSpec): string {
  * @throws {UsageError} on an unknown flag, a missing value, a bad number or choice
  * @example
  * ```ts
- * const { values } = parseCommand({ "batch-size": { type: "number", default: 8, help: "rows" } }, ["--batch_size=4"]);
- * // values["batch-size"] === 4
+ * import assert from "node:assert/strict";
+ * import { parseCommand } from "./args.ts";
+ *
+ * const specs = { "batch-size": { type: "number", default: 8, help: "rows" } } as const;
+ * const { values, given } = parseCommand(specs, ["--batch_size=4"]);
+ * assert.equal(values["batch-size"], 4);
+ * assert.ok(given.has("batch-size"));
  * ```
  */
 export function parseCommand(

@@ -24,6 +24,8 @@ export type ExportFormat = "v0" | "v1" | "v2" | "hf";
  *
  * @example
  * ```ts
+ * import { exportModel } from "./export.ts";
+ *
  * console.log(await exportModel("out", "v2", "out/model_q80.bin"));
  * ```
  */

@@ -36,10 +36,13 @@
  *
  * @example
  * ```ts
- * const trainer = new BpeTrainer({ vocabSize: 512 });
+ * import assert from "node:assert/strict";
+ * import { BpeTrainer } from "./bpe_trainer.ts";
+ *
+ * const trainer = new BpeTrainer({ vocabSize: 280 });
  * trainer.addText("Once upon a time, there was a cat.\nThe cat was happy.");
  * const vocab = trainer.train();
- * vocab.pieces.length; // 512
+ * assert.equal(vocab.pieces.length, 280);
  * ```
  *
  * @module
@@ -109,9 +112,14 @@ const DEFAULTS: Omit<Required<BpeTrainerOptions>, "vocabSize"> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { BpeTrainer } from "./bpe_trainer.ts";
+ *
+ * const text = "the cat sat on the mat\nthe cat ate the rat";
  * const t = new BpeTrainer({ vocabSize: 300 });
  * for (const line of text.split("\n")) t.addSentence(line);
  * const { pieces } = t.train();
+ * assert.equal(pieces.length, 300);
  * ```
  */
 export class BpeTrainer {
@@ -368,7 +376,10 @@ class _WordCounter {
  * @returns the normalized sentence ("" when nothing is left)
  * @example
  * ```ts
- * normalizeIdentity("  Hi  there ", {}); // "▁Hi▁there"
+ * import assert from "node:assert/strict";
+ * import { normalizeIdentity } from "./bpe_trainer.ts";
+ *
+ * assert.equal(normalizeIdentity("  Hi  there ", {}), "▁Hi▁there");
  * ```
  */
 export function normalizeIdentity(
@@ -401,7 +412,10 @@ export function normalizeIdentity(
  * @returns the words, in order
  * @example
  * ```ts
- * splitIntoWords("▁a▁▁b", true); // ["▁a", "▁▁b"]
+ * import assert from "node:assert/strict";
+ * import { splitIntoWords } from "./bpe_trainer.ts";
+ *
+ * assert.deepEqual(splitIntoWords("▁a▁▁b", true), ["▁a", "▁▁b"]);
  * ```
  */
 export function splitIntoWords(text: string, allowWhitespaceOnlyPieces: boolean): string[] {

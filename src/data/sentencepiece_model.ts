@@ -11,10 +11,14 @@
  *
  * @example
  * ```ts
- * const model = parseModelProto(await Deno.readFile("tokenizer.model"));
- * model.pieces.length; // 32000
- * model.trainerSpec.byteFallback; // true
- * const bytes = encodeModelProto(model); // same bytes as the file
+ * import assert from "node:assert/strict";
+ * import { encodeModelProto, parseModelProto } from "./sentencepiece_model.ts";
+ *
+ * const file = await Deno.readFile("tokenizer.model"); // Llama 2's
+ * const model = parseModelProto(file);
+ * assert.equal(model.pieces.length, 32000);
+ * assert.equal(model.trainerSpec.byteFallback, true);
+ * assert.deepEqual(encodeModelProto(model), file); // the same bytes as the file
  * ```
  *
  * @module
@@ -452,8 +456,11 @@ function _concat(parts: Uint8Array[]): Uint8Array {
  * @throws {SyntaxError} on truncated or malformed protobuf, or strings that are not UTF-8
  * @example
  * ```ts
- * const model = parseModelProto(await Deno.readFile("tokenizer.model"));
- * model.pieces[1]; // { piece: "<s>", score: 0, type: PieceType.CONTROL }
+ * import assert from "node:assert/strict";
+ * import { parseModelProto, PieceType } from "./sentencepiece_model.ts";
+ *
+ * const model = parseModelProto(await Deno.readFile("tokenizer.model")); // Llama 2's
+ * assert.deepEqual(model.pieces[1], { piece: "<s>", score: 0, type: PieceType.CONTROL });
  * ```
  */
 export function parseModelProto(bytes: Uint8Array): ModelProto {
@@ -577,11 +584,15 @@ function _writeMessage(
  * @throws {RangeError} when an integer field is out of its range
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeModelProto, ModelType, parseModelProto, PieceType } from "./sentencepiece_model.ts";
+ *
  * const bytes = encodeModelProto({
  *   pieces: [{ piece: "<unk>", score: 0, type: PieceType.UNKNOWN }],
  *   trainerSpec: { modelType: ModelType.BPE, vocabSize: 1 },
  *   normalizerSpec: { name: "identity" },
  * });
+ * assert.equal(parseModelProto(bytes).pieces[0].piece, "<unk>");
  * ```
  */
 export function encodeModelProto(model: ModelProto): Uint8Array {

@@ -15,9 +15,12 @@
  *
  * @example
  * ```ts
- * const tok = await Tokenizer.load("tokenizer.model");
- * tok.encode("Hello world"); // [15043, 3186]
- * tok.decode([15043, 3186]); // "Hello world"
+ * import assert from "node:assert/strict";
+ * import { Tokenizer } from "./tokenizer.ts";
+ *
+ * const tok = await Tokenizer.load("tokenizer.model"); // Llama 2's
+ * assert.deepEqual(tok.encode("Hello world"), [15043, 3186]);
+ * assert.equal(tok.decode([15043, 3186]), "Hello world");
  * ```
  *
  * @module
@@ -241,7 +244,11 @@ export class Tokenizer {
    * @throws {TypeError} when `text` is not a string
    * @example
    * ```ts
-   * tok.encode("Hello world", { bos: true }); // [1, 15043, 3186]
+   * import assert from "node:assert/strict";
+   * import { Tokenizer } from "./tokenizer.ts";
+   *
+   * const tok = await Tokenizer.load("tokenizer.model"); // Llama 2's
+   * assert.deepEqual(tok.encode("Hello world", { bos: true }), [1, 15043, 3186]);
    * ```
    */
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -270,7 +277,11 @@ export class Tokenizer {
    *
    * @example
    * ```ts
-   * tok.normalize("a  b"); // "▁a▁▁b"
+   * import assert from "node:assert/strict";
+   * import { Tokenizer } from "./tokenizer.ts";
+   *
+   * const tok = await Tokenizer.load("tokenizer.model"); // Llama 2's
+   * assert.equal(tok.normalize("a  b"), "▁a▁▁b");
    * ```
    */
   normalize(text: string): string {

@@ -6,6 +6,8 @@
  *
  * @example
  * ```ts
+ * import { trainVocab } from "./train_vocab.ts";
+ *
  * const r = await trainVocab({ vocabSize: 4096, dataDir: "data", numShards: 10 });
  * console.log(r.modelPath); // data/tok4096.model
  * ```
@@ -47,7 +49,16 @@ export interface BpeModelInfo {
  * @returns a model ready for `encodeModelProto`
  * @example
  * ```ts
- * const bytes = encodeModelProto(bpeModelProto(vocab, { modelPrefix: "data/tok512" }));
+ * import assert from "node:assert/strict";
+ * import { BpeTrainer } from "./bpe_trainer.ts";
+ * import { encodeModelProto, parseModelProto } from "./sentencepiece_model.ts";
+ * import { bpeModelProto } from "./train_vocab.ts";
+ *
+ * const trainer = new BpeTrainer({ vocabSize: 280 });
+ * trainer.addText("Once upon a time, there was a cat.\nThe cat was happy.");
+ * const vocab = trainer.train();
+ * const bytes = encodeModelProto(bpeModelProto(vocab, { modelPrefix: "data/tok280" }));
+ * assert.equal(parseModelProto(bytes).pieces.length, 280);
  * ```
  */
 export function bpeModelProto(vocab: BpeVocab, info: BpeModelInfo = {}): ModelProto {
@@ -151,6 +162,8 @@ export interface TrainVocabResult {
  *   more pieces than the text can make)
  * @example
  * ```ts
+ * import { trainVocab } from "./train_vocab.ts";
+ *
  * const r = await trainVocab({ vocabSize: 4096, dataDir: "data", numShards: 10 });
  * console.log(r.modelPath); // data/tok4096.model
  * ```

@@ -172,8 +172,24 @@ export function encodeCheckpointTensors(s: CheckpointState<object>): Uint8Array<
  * @throws {TypeError} when an array does not match the config's tensor table
  * @example
  * ```ts
- * await saveCheckpoint("out", { config, trainConfig, iter: 2000, bestValLoss: 2.1,
- *   rngState: dataset.rngState(), params, adamM, adamV });
+ * import { modelConfig } from "../model/config.ts";
+ * import { tensorTable } from "../model/tensors.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ *
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * const n = tensorTable(config).size;
+ * const [params, adamM, adamV] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+ * const rngState = { train: [1, 2, 3, 4], val: [5, 6, 7, 8] }; // PretokDataset.rngState()
+ * await saveCheckpoint("out", {
+ *   config,
+ *   trainConfig: { batch_size: 8 }, // the run's settings: any JSON object
+ *   iter: 2000,
+ *   bestValLoss: 2.1,
+ *   rngState,
+ *   params,
+ *   adamM,
+ *   adamV,
+ * });
  * ```
  */
 export async function saveCheckpoint(
@@ -235,8 +251,10 @@ function _firstLine(e: unknown): string {
  *   ckpt.json records (an interrupted save), missing, extra or misshapen tensors
  * @example
  * ```ts
- * const ckpt = await loadCheckpoint("out", { trainConfig: validateTrainConfig });
- * dataset.setRngState(ckpt.rngState);
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ *
+ * const ckpt = await loadCheckpoint("out"); // the trainer also passes validateTrainConfig
+ * console.log(ckpt.iter, ckpt.bestValLoss, ckpt.trainConfig);
  * ```
  */
 export async function loadCheckpoint<T extends object = Record<string, unknown>>(

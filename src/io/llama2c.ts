@@ -26,8 +26,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeLlama2cV1, readLlama2cFile, writeLlama2cFile } from "./llama2c.ts";
+ *
  * const ckpt = await readLlama2cFile("stories260K.bin");
- * ckpt.config.dim; // 64
+ * assert.equal(ckpt.config.dim, 64);
  * await writeLlama2cFile("copy.bin", encodeLlama2cV1(ckpt.config, ckpt.params));
  * ```
  *
@@ -193,7 +196,10 @@ function _pack(
  *   header, or a size that does not match the header (the message gives both sizes)
  * @example
  * ```ts
+ * import { readLlama2c } from "./llama2c.ts";
+ *
  * const { config, params } = readLlama2c(await Deno.readFile("stories260K.bin"));
+ * console.log(config.dim, params.length);
  * ```
  */
 export function readLlama2c(bytes: Uint8Array): Llama2cCheckpoint {
@@ -259,6 +265,8 @@ export function readLlama2c(bytes: Uint8Array): Llama2cCheckpoint {
  * @throws {SyntaxError} for a malformed file (the message names the file)
  * @example
  * ```ts
+ * import { readLlama2cFile } from "./llama2c.ts";
+ *
  * const ckpt = await readLlama2cFile("out/model.bin");
  * ```
  */
@@ -300,6 +308,9 @@ function _int32Header(dv: DataView, at: number, c: ModelConfig, vocab: number): 
  * @throws {TypeError} when `params` does not have the table's size
  * @example
  * ```ts
+ * import { encodeLlama2cV0, readLlama2cFile, writeLlama2cFile } from "./llama2c.ts";
+ *
+ * const { config, params } = await readLlama2cFile("stories260K.bin");
  * await writeLlama2cFile("model.bin", encodeLlama2cV0(config, params));
  * ```
  */
@@ -330,6 +341,9 @@ export function encodeLlama2cV0(
  * @throws {TypeError} when `params` does not have the table's size
  * @example
  * ```ts
+ * import { encodeLlama2cV1, readLlama2cFile, writeLlama2cFile } from "./llama2c.ts";
+ *
+ * const { config, params } = await readLlama2cFile("stories260K.bin");
  * await writeLlama2cFile("model.bin", encodeLlama2cV1(config, params));
  * ```
  */
@@ -358,6 +372,9 @@ export function encodeLlama2cV1(
  * @param bytes from {@link encodeLlama2cV0} or {@link encodeLlama2cV1}
  * @example
  * ```ts
+ * import { encodeLlama2cV0, readLlama2cFile, writeLlama2cFile } from "./llama2c.ts";
+ *
+ * const { config, params } = await readLlama2cFile("stories260K.bin");
  * await writeLlama2cFile("out/model.bin", encodeLlama2cV0(config, params));
  * ```
  */
@@ -428,7 +445,18 @@ export function quantizeQ80(
  * @throws {RangeError} when a weight's size is not a multiple of the group size
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "../model/config.ts";
+ * import { initParams } from "../model/init.ts";
+ * import { tensorTable } from "../model/tensors.ts";
+ * import { encodeLlama2cV2, readLlama2cV2 } from "./llama2c.ts";
+ *
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * const params = initParams(tensorTable(config), 1337);
  * const { bytes, groupSize, maxErr } = encodeLlama2cV2(config, params);
+ * assert.equal(groupSize, 64);
+ * assert.ok(maxErr < 1e-3);
+ * assert.equal(readLlama2cV2(bytes).groupSize, 64);
  * ```
  */
 export function encodeLlama2cV2(
@@ -571,6 +599,9 @@ export function readLlama2cV2(
  *
  * @example
  * ```ts
+ * import { encodeLlama2c, readLlama2cFile } from "./llama2c.ts";
+ *
+ * const { config, params } = await readLlama2cFile("stories260K.bin");
  * await Deno.writeFile("model_q80.bin", encodeLlama2c("v2", config, params));
  * ```
  */

@@ -18,7 +18,13 @@
  * @throws {RangeError} when HS is odd or a size is not a positive integer
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ropeFreqs } from "./rope_freqs.ts";
+ *
  * const { cos, sin } = ropeFreqs(48, 256);
+ * assert.equal(cos.length, 256 * 24);
+ * assert.equal(cos[0], 1); // position 0: no rotation
+ * assert.equal(sin[0], 0);
  * ```
  */
 export function ropeFreqs(

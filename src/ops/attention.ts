@@ -110,7 +110,14 @@ function _params4(p: AttentionSizes): Record<string, number> {
  * @throws {RangeError} when NKV does not divide NH or HS > 128
  * @example
  * ```ts
- * attentionForward(plan, { out, lse, q, k, v }, { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 });
+ * import { attentionForward } from "./attention.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { out, lse, q, k, v }: Record<string, BufferBinding>) {
+ *   attentionForward(plan, { out, lse, q, k, v }, { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 });
+ * }
  * ```
  */
 export function attentionForward(
@@ -145,7 +152,18 @@ export function attentionForward(
  * @throws {RangeError} when NKV does not divide NH or HS > 128
  * @example
  * ```ts
- * attentionBackward(plan, { dq, dk, dv, dout, q, k, v, out, lse, scratch }, sizes);
+ * import { attentionBackward } from "./attention.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { dq, dk, dv, dout, q, k, v, out, lse, scratch }: Record<string, BufferBinding>,
+ * ) {
+ *   const sizes = { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 };
+ *   attentionBackward(plan, { dq, dk, dv, dout, q, k, v, out, lse, scratch }, sizes);
+ * }
  * ```
  */
 export function attentionBackward(

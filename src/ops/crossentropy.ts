@@ -60,7 +60,14 @@ function _check(op: string, p: Record<string, number>): void {
  * @param p sizes R (rows), V (vocabulary)
  * @example
  * ```ts
- * crossentropyForward(plan, { losses, lse, logits, targets }, { R: 256, V: 32000 });
+ * import { crossentropyForward } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { losses, lse, logits, targets }: Record<string, BufferBinding>) {
+ *   crossentropyForward(plan, { losses, lse, logits, targets }, { R: 256, V: 32000 });
+ * }
  * ```
  */
 export function crossentropyForward(
@@ -89,7 +96,14 @@ export function crossentropyForward(
  * @param p sizes R, V
  * @example
  * ```ts
- * crossentropyBackward(plan, { logits, lse, targets, dloss }, { R: 256, V: 32000 });
+ * import { crossentropyBackward } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { logits, lse, targets, dloss }: Record<string, BufferBinding>) {
+ *   crossentropyBackward(plan, { logits, lse, targets, dloss }, { R: 256, V: 32000 });
+ * }
  * ```
  */
 export function crossentropyBackward(
@@ -115,7 +129,14 @@ export function crossentropyBackward(
  * @param p size N
  * @example
  * ```ts
- * lossMean(plan, { loss, losses, scale }, { N: 2048 });
+ * import { lossMean } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { loss, losses, scale }: Record<string, BufferBinding>) {
+ *   lossMean(plan, { loss, losses, scale }, { N: 2048 });
+ * }
  * ```
  */
 export function lossMean(

@@ -57,7 +57,15 @@ function _params(name: string, q: DropoutParams): Record<string, number> {
  * @param p size N, drop probability p, site salt
  * @example
  * ```ts
- * dropoutForward(plan, { out: xd, inp: x, seed }, { N: B * T * C, p: 0.1, salt: 3 });
+ * import { dropoutForward } from "./dropout.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { xd, x, seed }: Record<string, BufferBinding>) {
+ *   const B = 8, T = 256, C = 288;
+ *   dropoutForward(plan, { out: xd, inp: x, seed }, { N: B * T * C, p: 0.1, salt: 3 });
+ * }
  * ```
  */
 export function dropoutForward(

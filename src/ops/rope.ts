@@ -49,7 +49,14 @@ function _check(op: string, p: RopeSizes): void {
  * @throws {RangeError} when HS is odd
  * @example
  * ```ts
- * ropeForward(plan, { out, inp, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * import { ropeForward } from "./rope.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { out, inp, freqs_cos, freqs_sin }: Record<string, BufferBinding>) {
+ *   ropeForward(plan, { out, inp, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * }
  * ```
  */
 export function ropeForward(
@@ -83,7 +90,17 @@ export function ropeForward(
  * @throws {RangeError} when HS is odd
  * @example
  * ```ts
- * ropeBackward(plan, { dinp, dout, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * import { ropeBackward } from "./rope.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { dinp, dout, freqs_cos, freqs_sin }: Record<string, BufferBinding>,
+ * ) {
+ *   ropeBackward(plan, { dinp, dout, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * }
  * ```
  */
 export function ropeBackward(

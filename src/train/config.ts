@@ -185,9 +185,14 @@ export const TRAIN_FLAGS: FlagSpecs = _buildFlags();
  *   value
  * @example
  * ```ts
- * const { values } = parseCommand(TRAIN_FLAGS, ["--batch-size=8", "--max-iters", "100"]);
- * const cfg = trainConfigFromFlags(values);
- * cfg.batch_size; // 8
+ * import assert from "node:assert/strict";
+ * import { parseCommand } from "../cli/args.ts";
+ * import { TRAIN_FLAGS, trainConfigFromFlags } from "./config.ts";
+ *
+ * const { values, given } = parseCommand(TRAIN_FLAGS, ["--batch-size=8", "--max-iters", "100"]);
+ * const cfg = trainConfigFromFlags(values, undefined, given);
+ * assert.equal(cfg.batch_size, 8);
+ * assert.equal(cfg.learning_rate, 5e-4); // train.py's default
  * ```
  */
 export function trainConfigFromFlags(
@@ -327,7 +332,10 @@ export function validateTrainConfig(raw: Record<string, unknown>): TrainConfig {
  * @throws {RangeError} for an impossible shape
  * @example
  * ```ts
- * modelConfigFromTrain(TRAIN_DEFAULTS).hidden_dim; // 768
+ * import assert from "node:assert/strict";
+ * import { modelConfigFromTrain, TRAIN_DEFAULTS } from "./config.ts";
+ *
+ * assert.equal(modelConfigFromTrain(TRAIN_DEFAULTS).hidden_dim, 768);
  * ```
  */
 export function modelConfigFromTrain(c: Readonly<TrainConfig>): ModelConfig {

@@ -121,6 +121,8 @@ export function lossSeries(records: readonly LogRecord[]): LossSeries {
  *
  * @example
  * ```ts
+ * import { TrainLog } from "./log.ts";
+ *
  * await using log = await TrainLog.open("out");
  * await log.train({ iter: 0, loss: 10.37, lr: 0, ms: 950, tokens_per_s: 1100, mfu: -1 });
  * await log.eval({ iter: 0, train_loss: 10.37, val_loss: 10.37, lr: 0 });

@@ -92,7 +92,11 @@ export function downsample(points: [number, number][], max: number): [number, nu
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { lossPlotSvg } from "./plot.ts";
+ *
  * const svg = lossPlotSvg({ train: [[1, 10.2], [2, 9.9]], evalTrain: [[0, 10.4]], evalVal: [[0, 10.4]] });
+ * assert.match(svg, /^<svg /);
  * ```
  */
 export function lossPlotSvg(series: LossSeries, opts: PlotOptions = {}): string {

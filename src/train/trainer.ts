@@ -56,6 +56,11 @@ const EVAL_SEED_OFFSET = 0x5eed;
  *   checkpoint is absent or corrupt
  * @example
  * ```ts
+ * import { parseCommand } from "../cli/args.ts";
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { TRAIN_FLAGS, trainConfigFromFlags } from "./config.ts";
+ * import { train } from "./trainer.ts";
+ *
  * using gpu = await acquireGpu();
  * await train(gpu, trainConfigFromFlags(parseCommand(TRAIN_FLAGS, ["--batch-size=8"]).values));
  * ```

@@ -61,11 +61,15 @@ const _rotl = (x: number, k: number) => ((x << k) | (x >>> (32 - k))) >>> 0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { Xoshiro128 } from "./rng.ts";
+ *
  * const rng = Xoshiro128.fromSeed(1337);
  * const a = rng.nextInt(10); // 0..9, unbiased
+ * assert.ok(a >= 0 && a < 10);
  * const saved = rng.state();
  * const b = rng.nextU32();
- * Xoshiro128.fromState(saved).nextU32() === b; // true
+ * assert.equal(Xoshiro128.fromState(saved).nextU32(), b);
  * ```
  */
 export class Xoshiro128 {
