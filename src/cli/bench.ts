@@ -8,7 +8,7 @@ import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./
 import { acquireGpu } from "../gpu/device.ts";
 import { modelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
-import { bitsAt } from "../model/rng.ts";
+import { bitsAt } from "../util/rng.ts";
 import { formatProfile, profilePlans } from "../gpu/profile.ts";
 
 /** The `bench` subcommand: prints one JSON line with ms per step, tokens/s and dispatches. */

@@ -291,6 +291,8 @@ export class Gpu implements Disposable {
  * @throws {FallbackAdapterError} when a GPU is required and the adapter is a CPU implementation
  * @example
  * ```ts
+ * import { acquireGpu } from "./device.ts";
+ *
  * using gpu = await acquireGpu({ verbose: true });
  * console.log(gpu.description, gpu.limits.maxStorageBufferBindingSize, [...gpu.features]);
  * ```

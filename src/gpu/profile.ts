@@ -9,10 +9,22 @@
  *
  * @example
  * ```ts
- * if (gpu.timestamps) {
- *   const profile = await profilePlans(gpu, [model.trainPlan]);
- *   console.log(formatProfile(profile));
- * }
+ * import { acquireGpu } from "./device.ts";
+ * import { BufferPool } from "./buffers.ts";
+ * import { defineKernel } from "./kernel.ts";
+ * import { Plan } from "./plan.ts";
+ * import { formatProfile, profilePlans } from "./profile.ts";
+ *
+ * const fill = defineKernel("fill", `
+ * @group(0) @binding(0) var<storage, read_write> out: array<f32>;
+ * @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+ *   if (g.x < arrayLength(&out)) { out[g.x] = f32(g.x); }
+ * }`);
+ * using gpu = await acquireGpu();
+ * using pool = new BufferPool(gpu);
+ * using plan = new Plan(gpu, "demo");
+ * plan.dispatch(fill, { out: pool.create("out", 4096 * 4) }, {}, [64]);
+ * if (gpu.timestamps) console.log(formatProfile(await profilePlans(gpu, [plan])));
  * ```
  *
  * @module
@@ -250,7 +262,15 @@ export async function profilePlans(
  *
  * @example
  * ```ts
- * console.error(formatProfile(await profilePlans(gpu, [plan])));
+ * import assert from "node:assert/strict";
+ * import { formatProfile } from "./profile.ts";
+ *
+ * const text = formatProfile({
+ *   plans: ["train_step"], dispatches: 3, gpuMs: 4, spanMs: 4.5, wallMs: 5, slowest: [],
+ *   kernels: [{ kernel: "matmul_forward", count: 2, ms: 3, share: 0.75 },
+ *     { kernel: "residual_forward", count: 1, ms: 1, share: 0.25 }],
+ * });
+ * assert.match(text, /^matmul_forward +3\.000 +75\.0% +2$/m);
  * ```
  */
 export function formatProfile(p: PlanProfile): string {

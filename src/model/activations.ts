@@ -11,7 +11,7 @@
 import type { BufferPool } from "../gpu/buffers.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import { embeddingIndexLength } from "../ops/embedding.ts";
-import { ropeFreqs } from "../ops/rope.ts";
+import { ropeFreqs } from "./rope_freqs.ts";
 
 /** Batch shape and mode of a model. */
 export interface ModelShape {

@@ -13,10 +13,15 @@ import { readF32 } from "../gpu/buffers.ts";
 import { Model } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
-import { hash32 } from "../model/rng.ts";
+import { hash32 } from "../util/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
-import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";
+import { loadCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import {
+  modelConfigFromTrain,
+  tokensPerIter,
+  type TrainConfig,
+  validateTrainConfig,
+} from "./config.ts";
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
 import { AdamW } from "./optimizer.ts";
@@ -51,6 +56,11 @@ const EVAL_SEED_OFFSET = 0x5eed;
  *   checkpoint is absent or corrupt
  * @example
  * ```ts
+ * import { parseCommand } from "../cli/args.ts";
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { TRAIN_FLAGS, trainConfigFromFlags } from "./config.ts";
+ * import { train } from "./trainer.ts";
+ *
  * using gpu = await acquireGpu();
  * await train(gpu, trainConfigFromFlags(parseCommand(TRAIN_FLAGS, ["--batch-size=8"]).values));
  * ```
@@ -65,9 +75,9 @@ export async function train(
   let config: ModelConfig = modelConfigFromTrain(cfg);
   let iter = 0;
   let bestValLoss = 1e9;
-  let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
+  let resumed: LoadedCheckpoint<TrainConfig> | null = null;
   if (cfg.init_from === "resume") {
-    resumed = await loadCheckpoint(cfg.out_dir);
+    resumed = await loadCheckpoint(cfg.out_dir, { trainConfig: validateTrainConfig });
     config = resumed.config;
     iter = resumed.iter;
     bestValLoss = resumed.bestValLoss;

@@ -1,12 +1,14 @@
 /**
  * acquireGpu: the device gets the adapter's own limits (not the old 128 MiB / 16 KiB caps), the
  * optional features the adapter grants (subgroups found by asking, since Deno's
- * adapter.features hides it), caps for tests, and --require-gpu's refusal of a CPU adapter.
+ * adapter.features hides it), caps for tests, and --require-gpu's refusal of a CPU adapter;
+ * disposal and the no-adapter error.
  */
 import assert from "node:assert/strict";
 import {
   acquireGpu,
   FallbackAdapterError,
+  NoAdapterError,
   WANTED_FEATURES,
   WANTED_LIMITS,
 } from "../../src/gpu/device.ts";
@@ -89,4 +91,33 @@ Deno.test("requireGpu (option or BABYLLAMA_REQUIRE_GPU=1) refuses a CPU adapter 
   // Without the requirement the same adapter is accepted.
   using gpu = await acquireGpu({ requireGpu: false });
   assert.equal(gpu.isCpu, cpu);
+});
+
+Deno.test("acquireGpu gives a device with the limits babyllama needs and a fresh pipeline cache", async () => {
+  using gpu = await acquireGpu();
+  assert.ok(gpu.description.length > 0);
+  assert.ok(gpu.limits.maxStorageBufferBindingSize >= 64 * 1024 * 1024);
+  assert.ok(gpu.limits.maxStorageBuffersPerShaderStage >= 8);
+  for (const k of WANTED_LIMITS) assert.equal(gpu.limits[k], gpu.device.limits[k], k);
+  assert.equal(gpu.pipelines.size, 0);
+  const cpuName = /llvmpipe|lavapipe|swiftshader/i.test(gpu.description);
+  assert.equal(gpu.isCpu, cpuName || gpu.adapter.info.isFallbackAdapter);
+});
+
+Deno.test("disposing a Gpu destroys its device", async () => {
+  const gpu = await acquireGpu();
+  gpu[Symbol.dispose]();
+  const info = await gpu.device.lost;
+  assert.equal(info.reason, "destroyed");
+});
+
+Deno.test("NoAdapterError is one line that says how to get an adapter", () => {
+  const e = new NoAdapterError("requestAdapter returned null");
+  assert.equal(e.name, "NoAdapterError");
+  assert.ok(e instanceof Error);
+  assert.match(e.message, /^Cannot acquire a WebGPU adapter \(requestAdapter returned null\): /);
+  assert.match(e.message, /mesa-vulkan-drivers/);
+  assert.match(e.message, /DENO_WEBGPU_BACKEND/);
+  assert.ok(!e.message.includes("\n"));
+  assert.match(new NoAdapterError().message, /^Cannot acquire a WebGPU adapter: /);
 });
