@@ -4,7 +4,8 @@
 //   lse     [R]   f32, written with `=` (0 for ignored rows)
 //   logits  [R,V] f32 (as vec4 [R, V/4])
 //   targets [R]   i32
-// One workgroup of WG invocations per row. Each lane keeps an online log-sum-exp (running max m
+// One workgroup of WG invocations per row; ignored rows and the final write:
+// kernels/_crossentropy_row.wgsl (appended by the launcher). Each lane keeps an online log-sum-exp (running max m
 // and sum s per vec4 component) over a strided slice of the row; then each subgroup combines
 // its lanes ((m1, s1) + (m2, s2) = (m, s1 exp(m1 - m) + s2 exp(m2 - m)), with m the subgroup
 // max from subgroupMax and the sum from subgroupAdd), its first lane writes the pair to
@@ -38,10 +39,7 @@ fn main(
   if (r >= p.R) { return; }
   let tg = targets[r];
   if (tg < 0) {
-    if (lid == 0u) {
-      losses[r] = 0.0;
-      lse[r] = 0.0;
-    }
+    ignoreRow(r, lid);
     return;
   }
   let V4 = p.V / 4u;
@@ -72,10 +70,8 @@ fn main(
       ss = ss * exp(mm - mx) + red_s[k] * exp(m2 - mx);
       mm = mx;
     }
-    let l = mm + log(ss);
-    lse[r] = l;
     let t = u32(tg);
     let x = logits[base + min(t, p.V - 1u) / 4u][min(t, p.V - 1u) % 4u];
-    losses[r] = select(l - x, bitcast<f32>(0x7fc00000u), t >= p.V);
+    writeRow(r, mm + log(ss), x, t);
   }
 }

@@ -4,23 +4,24 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
-import { formatTuneTable } from "../gpu/tune.ts";
+import { formatTuneTable, tunerFor } from "../gpu/tune.ts";
 import { modelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
-import { bitsAt } from "../model/rng.ts";
+import { bitsAt } from "../util/rng.ts";
+import { formatProfile, profilePlans } from "../gpu/profile.ts";
 import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 
 /**
- * The `bench` subcommand: prints one JSON line with ms per step, tokens/s and the kernel
- * variants used; with `--tune full` or `cached`, the table of tuned candidates on stderr.
+ * The `bench` subcommand: prints one JSON line with ms per step, tokens/s, dispatches and the
+ * kernel variants used; with `--tune full` or `cached`, the table of tuned candidates on stderr.
  */
 export const benchCommand: Command = {
   name: "bench",
   summary: "time forward+backward of a model shape (JSON on stdout)",
   usage:
-    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--tune full|cached|off]",
+    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--profile] [--tune full|cached|off]",
   flags: {
     dim: { type: "number", default: 288, help: "model width" },
     "n-layers": { type: "number", default: 6, help: "blocks" },
@@ -32,6 +33,12 @@ export const benchCommand: Command = {
     iters: { type: "number", default: 3, help: "timed steps (after one warm-up)" },
     forward: { type: "boolean", default: false, help: "time the forward pass only" },
     verbose: { type: "boolean", default: true, help: "print the adapter on stderr" },
+    profile: {
+      type: "boolean",
+      default: false,
+      help: "also time each kernel of one step with timestamp queries (a table on stderr)",
+    },
+    "require-gpu": REQUIRE_GPU_FLAG,
     ...TUNE_FLAGS,
   },
   async run(v) {
@@ -49,15 +56,18 @@ export const benchCommand: Command = {
       vocab_size: v["vocab-size"] as number,
       max_seq_len: T,
     });
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     const mode = await configureTuner(gpu, v);
     const training = !v.forward;
-    using model = await gpu.tuner.build(() => new Model(gpu, config, { B, T, training }));
+    using model = await tunerFor(gpu).build(() => new Model(gpu, config, { B, T, training }));
     await model.check();
-    const picks = gpu.tuner.picks();
+    const picks = tunerFor(gpu).picks();
     if (mode !== "off") {
       const used = new Set(picks.map((p) => `${p.family} ${p.shape}`));
-      const entries = gpu.tuner.entries().filter((e) => used.has(`${e.family} ${e.shape}`));
+      const entries = tunerFor(gpu).entries().filter((e) => used.has(`${e.family} ${e.shape}`));
       if (entries.length > 0) console.error(formatTuneTable(entries));
     }
     model.initParams(1337);
@@ -79,6 +89,25 @@ export const benchCommand: Command = {
       times.push(performance.now() - t0);
     }
     const ms = Math.min(...times);
+    let profile = null;
+    if (v.profile && gpu.timestamps) {
+      const p = await profilePlans(gpu, [plan]);
+      console.error(formatProfile(p));
+      profile = {
+        gpu_ms: +p.gpuMs.toFixed(3),
+        span_ms: +p.spanMs.toFixed(3),
+        wall_ms: +p.wallMs.toFixed(3),
+        dispatches: p.dispatches,
+        kernels: p.kernels.map((k) => ({
+          kernel: k.kernel,
+          count: k.count,
+          ms: +k.ms.toFixed(3),
+          share: +k.share.toFixed(4),
+        })),
+      };
+    } else if (v.profile) {
+      console.error("bench: no per-kernel profile: the device was not granted timestamp-query");
+    }
     console.log(JSON.stringify({
       adapter: gpu.description,
       params: model.table.numParams,
@@ -89,6 +118,8 @@ export const benchCommand: Command = {
       ms_all: times.map(Math.round),
       tokens_per_s: Math.round(N / (ms / 1000)),
       gpu_mb: Math.round(model.bytes / 2 ** 20),
+      dispatches_per_step: training ? model.dispatches.train : model.dispatches.forward,
+      ...(v.profile ? { profile } : {}),
       tune: mode,
       kernels: Object.fromEntries(picks.map((p) => [`${p.family} ${p.shape}`, p.variant])),
     }));

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { evaluateTokens, tokensFromBytes } from "../model/evaluate.ts";
@@ -24,6 +24,7 @@ export const evalCommand: Command = {
     "seq-len": { type: "number", required: true, help: "window length S (<= the model's seq_len)" },
     "batch-size": { type: "number", default: 8, help: "windows per forward pass" },
     verbose: { type: "boolean", default: false, help: "print the adapter and timing on stderr" },
+    "require-gpu": REQUIRE_GPU_FLAG,
     ...TUNE_FLAGS,
   },
   async run(v) {
@@ -42,7 +43,10 @@ export const evalCommand: Command = {
       throw new Error(`Cannot read tokens ${v.tokens}: ${(e as Error).message}`);
     }
     const tokens = tokensFromBytes(bytes);
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     await configureTuner(gpu, v);
     const t0 = performance.now();
     const res = await evaluateTokens(

@@ -7,12 +7,13 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
 import { Generator } from "../model/generate.ts";
 import { configureTuner, TUNE_FLAGS } from "./tune.ts";
+import { tunerFor } from "../gpu/tune.ts";
 
 /** True for a one-byte piece run.c's `safe_printf` would not print (ASCII control, not space). */
 function _unprintable(b: Uint8Array): boolean {
@@ -61,6 +62,7 @@ export const sampleCommand: Command = {
       help: "queue the next batch of steps before reading the previous one",
     },
     verbose: { type: "boolean", default: false, help: "print adapter, seed and timing on stderr" },
+    "require-gpu": REQUIRE_GPU_FLAG,
     ...TUNE_FLAGS,
   },
   async run(v) {
@@ -93,9 +95,12 @@ export const sampleCommand: Command = {
       );
     }
     const prompt = tok.encode(v.prompt as string, { bos: true });
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     await configureTuner(gpu, v);
-    using gen = await gpu.tuner.build(() =>
+    using gen = await tunerFor(gpu).build(() =>
       new Generator(gpu, config, params, {
         stepsPerSubmit: K,
         pipelined: v.pipeline as boolean,

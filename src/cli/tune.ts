@@ -6,7 +6,7 @@
  */
 import { type FlagSpecs, type FlagValues, UsageError } from "./args.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { defaultTuneCachePath, TUNE_MODES, type TuneMode } from "../gpu/tune.ts";
+import { defaultTuneCachePath, TUNE_MODES, type TuneMode, tunerFor } from "../gpu/tune.ts";
 
 /** The tuner's flags. */
 export const TUNE_FLAGS: FlagSpecs = {
@@ -43,13 +43,13 @@ export function tuneMode(values: FlagValues): TuneMode {
 }
 
 /**
- * Configures `gpu.tuner` from the flags (mode and cache file).
+ * Configures `tunerFor(gpu)` from the flags (mode and cache file).
  *
  * @returns the mode
  */
 export async function configureTuner(gpu: Gpu, values: FlagValues): Promise<TuneMode> {
   const mode = tuneMode(values);
   const cachePath = (values["tune-cache"] as string | undefined) ?? defaultTuneCachePath();
-  await gpu.tuner.configure({ mode, cachePath });
+  await tunerFor(gpu).configure({ mode, cachePath });
   return mode;
 }

@@ -7,8 +7,9 @@
  * object once (the picks it asks for are collected), tunes the (kernel, shape) keys the cache
  * has no answer for, and records it again with the winners. Tuning one key times each candidate
  * (one warm-up submit whose output is checked against the default variant's, then a few
- * repetitions in one submit, timed with GPU timestamps where the device has `timestamp-query`,
- * else by the wall clock around `onSubmittedWorkDone`) and keeps the fastest.
+ * repetitions in one submit, timed with GPU timestamps where the device has `timestamp-query`
+ * (each dispatch in its own timed pass, the times added up), else by the wall clock around
+ * `onSubmittedWorkDone`) and keeps the fastest.
  *
  * Choices are cached in a JSON file ({@link defaultTuneCachePath}), keyed by adapter
  * ({@link adapterKey}), family, a hash of the family's kernel sources and candidate list, and
@@ -22,6 +23,7 @@ import { dirname, join } from "node:path";
 import type { Gpu } from "./device.ts";
 import { BufferPool, readF32 } from "./buffers.ts";
 import { Plan } from "./plan.ts";
+import { PassTimer } from "./profile.ts";
 
 /** How kernel variants are chosen: see the module documentation. */
 export type TuneMode = "full" | "cached" | "off";
@@ -190,16 +192,16 @@ export function defaultTuneCachePath(): string {
 }
 
 /** What identifies an adapter in the cache, as a readable record. */
-export function adapterInfo(gpu: Gpu): Record<string, string | number | boolean> {
-  const i = gpu.adapter.info as GPUAdapterInfo & Record<string, unknown>;
+export function tuneAdapterInfo(gpu: Gpu): Record<string, string | number | boolean> {
+  const i = gpu.adapterInfo;
   return {
     vendor: i.vendor,
     architecture: i.architecture,
     device: i.device,
     description: i.description,
-    subgroupMinSize: Number(i.subgroupMinSize ?? 0),
-    subgroupMaxSize: Number(i.subgroupMaxSize ?? 0),
-    isFallbackAdapter: Boolean(i.isFallbackAdapter),
+    subgroupMinSize: i.subgroupMinSize,
+    subgroupMaxSize: i.subgroupMaxSize,
+    isFallbackAdapter: i.isFallbackAdapter,
     features: hashText([...gpu.adapter.features].sort().join(",")),
     deno: Deno.version.deno,
   };
@@ -212,11 +214,15 @@ export function adapterInfo(gpu: Gpu): Record<string, string | number | boolean>
  *
  * @example
  * ```ts
- * adapterKey(gpu); // "65541/0/llvmpipe (LLVM 15.0.6, 256 bits)/sg 8-8/f 0c1d.../deno 2.9.6"
+ * import { acquireGpu } from "./device.ts";
+ * import { adapterKey } from "./tune.ts";
+ *
+ * using gpu = await acquireGpu();
+ * console.log(adapterKey(gpu)); // "65541//0/llvmpipe (LLVM 15.0.6, 256 bits)/sg 8-8/f .../deno 2.9.6"
  * ```
  */
 export function adapterKey(gpu: Gpu): string {
-  const a = adapterInfo(gpu);
+  const a = tuneAdapterInfo(gpu);
   return `${a.vendor}/${a.architecture}/${a.device}/${a.description}/sg ${a.subgroupMinSize}-${a.subgroupMaxSize}/f ${a.features}/deno ${a.deno}`;
 }
 
@@ -269,6 +275,10 @@ export interface TuneCacheInfo {
  * @param path the cache file (default {@link defaultTuneCachePath})
  * @example
  * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { tuneCacheInfo } from "./tune.ts";
+ *
+ * using gpu = await acquireGpu();
  * const info = await tuneCacheInfo(gpu);
  * console.log(info.path, info.entries.map((e) => `${e.family} ${e.shape}: ${e.variant}`));
  * ```
@@ -354,62 +364,45 @@ async function _writeAtomic(path: string, text: string): Promise<void> {
   }
 }
 
-/** Times a plan: GPU timestamps around its passes where granted, else the wall clock. */
-class _Timer implements Disposable {
+/**
+ * Times a plan: the sum of its dispatches' GPU times (each in its own timestamped pass,
+ * {@link PassTimer}) where the device has `timestamp-query`, else the wall clock around
+ * `onSubmittedWorkDone`.
+ */
+class _Timer {
   #gpu: Gpu;
-  #query: GPUQuerySet | null = null;
-  #resolve: GPUBuffer | null = null;
-  #read: GPUBuffer | null = null;
   /** Whether the last time came from timestamps. */
   usedTimestamps = false;
 
   constructor(gpu: Gpu) {
     this.#gpu = gpu;
-    if (gpu.device.features.has("timestamp-query")) {
-      const d = gpu.device;
-      this.#query = d.createQuerySet({ label: "tune:timestamps", type: "timestamp", count: 2 });
-      this.#resolve = d.createBuffer({
-        label: "tune:timestamps",
-        size: 16,
-        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-      });
-      this.#read = d.createBuffer({
-        label: "tune:timestamps:readback",
-        size: 16,
-        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-      });
-    }
   }
 
   /** Milliseconds of GPU time of one submit of `plan`. */
   async time(plan: Plan): Promise<number> {
     const d = this.#gpu.device;
+    this.usedTimestamps = false;
+    using timer = this.#gpu.timestamps ? new PassTimer(this.#gpu) : null;
     const enc = d.createCommandEncoder({ label: "tune" });
-    if (this.#query) {
-      plan.encode(enc, { querySet: this.#query, begin: 0, end: 1 });
-      enc.resolveQuerySet(this.#query, 0, 2, this.#resolve!, 0);
-      enc.copyBufferToBuffer(this.#resolve!, 0, this.#read!, 0, 16);
-    } else plan.encode(enc);
+    plan.encode(enc, timer ?? undefined);
+    timer?.resolve(enc);
     const t0 = performance.now();
     d.queue.submit([enc.finish()]);
     await d.queue.onSubmittedWorkDone();
     const wall = performance.now() - t0;
-    this.usedTimestamps = false;
-    if (!this.#query) return wall;
-    await this.#read!.mapAsync(GPUMapMode.READ);
-    const t = new BigUint64Array(this.#read!.getMappedRange().slice(0));
-    this.#read!.unmap();
-    const ms = Number(t[1] - t[0]) / 1e6;
-    // A driver that does not implement timestamps writes zeros; never trust more than the wall.
+    if (!timer) return wall;
+    let ms = 0;
+    try {
+      for (const p of await timer.read()) {
+        ms += p.end >= p.begin ? Number(p.end - p.begin) / 1e6 : 0;
+      }
+    } catch {
+      return wall; // every timestamp zero: a driver that does not implement them
+    }
+    // Never trust timestamps that claim more than the wall clock saw.
     if (!(ms > 0 && ms <= wall + 1)) return wall;
     this.usedTimestamps = true;
     return ms;
-  }
-
-  [Symbol.dispose](): void {
-    this.#query?.destroy();
-    this.#resolve?.destroy();
-    this.#read?.destroy();
   }
 }
 
@@ -430,12 +423,20 @@ function _relDiff(got: Float32Array[], want: Float32Array[]): number {
 
 /**
  * Picks kernel variants for one device and tunes them. Every {@link Gpu} has one
- * (`gpu.tuner`), in mode `off` until {@link Tuner.configure} is called.
+ * ({@link tunerFor}), in mode `off` until {@link Tuner.configure} is called.
  *
  * @example
  * ```ts
- * await gpu.tuner.configure({ mode: "full" });
- * using model = await gpu.tuner.build(() => new Model(gpu, config, { B: 8, T: 256, training: true }));
+ * import { acquireGpu } from "./device.ts";
+ * import { Plan } from "./plan.ts";
+ * import { tunerFor } from "./tune.ts";
+ *
+ * using gpu = await acquireGpu();
+ * const tuner = tunerFor(gpu);
+ * await tuner.configure({ mode: "full" });
+ * // Records once; tunes the kernels the recording asked for that the cache lacks; records again.
+ * using plan = await tuner.build(() => new Plan(gpu, "step")); // (a Model, in real use)
+ * console.log(tuner.picks());
  * ```
  */
 export class Tuner {
@@ -590,7 +591,7 @@ export class Tuner {
     const order = [fallback, ...cands.filter((c) => c !== fallback)];
     const sk = family.shapeKey(shape);
     using pool = new BufferPool(gpu);
-    using timer = new _Timer(gpu);
+    const timer = new _Timer(gpu);
     const tc = family.setup(gpu, shape, pool);
     const results: TuneResult[] = [];
     let ref: Float32Array[] | null = null;
@@ -704,7 +705,7 @@ export class Tuner {
         file = { version: 1, adapters: {} }; // unreadable: replaced
       }
       const key = adapterKey(this.#gpu);
-      const mine = (file.adapters[key] ??= { info: adapterInfo(this.#gpu), entries: {} });
+      const mine = (file.adapters[key] ??= { info: tuneAdapterInfo(this.#gpu), entries: {} });
       for (const e of entries) mine.entries[`${e.family} ${e.shape}`] = e;
       await _writeAtomic(path, JSON.stringify(file, null, 1) + "\n");
     } catch (e) {
@@ -719,7 +720,11 @@ export class Tuner {
  *
  * @example
  * ```ts
- * console.error(formatTuneTable(gpu.tuner.entries()));
+ * import { acquireGpu } from "./device.ts";
+ * import { formatTuneTable, tunerFor } from "./tune.ts";
+ *
+ * using gpu = await acquireGpu();
+ * console.error(formatTuneTable(tunerFor(gpu).entries()));
  * ```
  */
 export function formatTuneTable(entries: readonly TuneEntry[]): string {
@@ -743,4 +748,29 @@ export function formatTuneTable(entries: readonly TuneEntry[]): string {
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((s, c) => s.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
+}
+
+const _tuners = new WeakMap<Gpu, Tuner>();
+
+/**
+ * The tuner of a device (made on first use, in mode `off`): launchers ask it for variants while
+ * recording; commands configure it and build models through it.
+ *
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { tunerFor } from "./tune.ts";
+ *
+ * using gpu = await acquireGpu();
+ * await tunerFor(gpu).configure({ mode: "cached" });
+ * console.log(tunerFor(gpu).mode); // "cached"
+ * ```
+ */
+export function tunerFor(gpu: Gpu): Tuner {
+  let t = _tuners.get(gpu);
+  if (!t) {
+    t = new Tuner(gpu);
+    _tuners.set(gpu, t);
+  }
+  return t;
 }

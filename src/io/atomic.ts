@@ -14,6 +14,8 @@ import { dirname, join } from "node:path";
  * @param bytes contents
  * @example
  * ```ts
+ * import { writeFileAtomic } from "./atomic.ts";
+ *
  * await writeFileAtomic("out/model.bin", new Uint8Array(16));
  * ```
  */

@@ -18,7 +18,10 @@ import { readLlama2cFile } from "./llama2c.ts";
  * @throws {SyntaxError} for a malformed file
  * @example
  * ```ts
+ * import { loadModel } from "./model_file.ts";
+ *
  * const { config, params } = await loadModel("out"); // or "stories260K.bin"
+ * console.log(config.dim, params.length);
  * ```
  */
 export async function loadModel(

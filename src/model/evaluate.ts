@@ -8,6 +8,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
 import { Model } from "./model.ts";
+import { tunerFor } from "../gpu/tune.ts";
 
 /** Result of {@link evaluateTokens}. */
 export interface EvalResult {
@@ -43,6 +44,13 @@ export function tokensFromBytes(bytes: Uint8Array): Uint16Array {
  *   id >= vocab_size
  * @example
  * ```ts
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { readLlama2cFile } from "../io/llama2c.ts";
+ * import { evaluateTokens, tokensFromBytes } from "./evaluate.ts";
+ *
+ * using gpu = await acquireGpu();
+ * const ckpt = await readLlama2cFile("stories260K.bin");
+ * const tokens = tokensFromBytes(await Deno.readFile("tokens.bin"));
  * const { loss } = await evaluateTokens(gpu, ckpt.config, ckpt.params, tokens, 64, 8);
  * ```
  */
@@ -82,7 +90,9 @@ export async function evaluateTokens(
     }
   }
   const B = Math.min(batchSize, n);
-  using model = await gpu.tuner.build(() => new Model(gpu, config, { B, T: S, training: false }));
+  using model = await tunerFor(gpu).build(() =>
+    new Model(gpu, config, { B, T: S, training: false })
+  );
   await model.check();
   model.setParams(params);
   const x = new Uint32Array(B * S), y = new Int32Array(B * S);

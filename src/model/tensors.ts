@@ -67,8 +67,12 @@ const _round = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { tensorTable } from "./tensors.ts";
+ *
  * const t = tensorTable(modelConfig());
- * t.numParams; // 15191712 for the 288/6/6/32000 model
+ * assert.equal(t.numParams, 15191712); // the 288/6/6/32000 model
  * ```
  */
 export function tensorTable(cfg: ModelConfig): TensorTable {

@@ -46,7 +46,14 @@ export const adamwUpdateVec4Kernel: Kernel = defineKernel("adamw_update_vec4", a
  * @returns the partials length (at least 1)
  * @example
  * ```ts
- * const partials = pool.create("norm_partials", 4 * partialsLength(table.numel));
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { BufferPool } from "../gpu/buffers.ts";
+ * import { partialsLength } from "./adamw.ts";
+ *
+ * using gpu = await acquireGpu();
+ * using pool = new BufferPool(gpu);
+ * const numel = 15191712; // the gradients' floats
+ * const partials = pool.create("norm_partials", 4 * partialsLength(numel));
  * ```
  */
 export function partialsLength(N: number): number {
@@ -64,7 +71,14 @@ export function partialsLength(N: number): number {
  * @throws {RangeError} when N is not a positive integer or clip is negative
  * @example
  * ```ts
- * globalNorm(plan, { out: gnorm, partials, grads }, { N: table.numel, clip: 1.0 });
+ * import { globalNorm } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { gnorm, partials, grads }: Record<string, BufferBinding>) {
+ *   globalNorm(plan, { out: gnorm, partials, grads }, { N: 15191712, clip: 1.0 });
+ * }
  * ```
  */
 export function globalNorm(
@@ -107,7 +121,17 @@ export function globalNorm(
  * @throws {RangeError} when N is not a positive integer or weight_decay is negative
  * @example
  * ```ts
- * adamwUpdate(plan, { params, grads, m, v, hyper, gnorm }, { N: 288 * 288, weight_decay: 0.1 });
+ * import { adamwUpdate } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { params, grads, m, v, hyper, gnorm }: Record<string, BufferBinding>,
+ * ) {
+ *   adamwUpdate(plan, { params, grads, m, v, hyper, gnorm }, { N: 288 * 288, weight_decay: 0.1 });
+ * }
  * ```
  */
 export function adamwUpdate(

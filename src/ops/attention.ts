@@ -26,11 +26,12 @@ import dkdvCode from "../../kernels/attention_backward_dkdv.wgsl" with { type: "
 import fwd4Code from "../../kernels/attention_forward_vec4.wgsl" with { type: "text" };
 import dq4Code from "../../kernels/attention_backward_dq_vec4.wgsl" with { type: "text" };
 import dkdv4Code from "../../kernels/attention_backward_dkdv_vec4.wgsl" with { type: "text" };
+import rowsCode from "../../kernels/_attention_rows.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding, BufferPool } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { hashText, type TuneCase, type TuneFamily, tuneInput } from "../gpu/tune.ts";
+import { hashText, type TuneCase, type TuneFamily, tuneInput, tunerFor } from "../gpu/tune.ts";
 
 /** Rows per workgroup of the scalar kernels (one 256-bit vector of f32 lanes on a CPU adapter). */
 const WG = 8;
@@ -49,16 +50,19 @@ export const attentionBackwardDkdvKernel: Kernel = defineKernel(
   dkdvCode,
 );
 /** The `attention_forward_vec4` kernel (HS % 4 == 0, HS <= 64). */
-export const attentionForwardVec4Kernel: Kernel = defineKernel("attention_forward_vec4", fwd4Code);
+export const attentionForwardVec4Kernel: Kernel = defineKernel(
+  "attention_forward_vec4",
+  fwd4Code + rowsCode,
+);
 /** The `attention_backward_dq_vec4` kernel (HS % 4 == 0, HS <= 64). */
 export const attentionBackwardDqVec4Kernel: Kernel = defineKernel(
   "attention_backward_dq_vec4",
-  dq4Code,
+  dq4Code + rowsCode,
 );
 /** The `attention_backward_dkdv_vec4` kernel (HS % 4 == 0, HS <= 64). */
 export const attentionBackwardDkdvVec4Kernel: Kernel = defineKernel(
   "attention_backward_dkdv_vec4",
-  dkdv4Code,
+  dkdv4Code + rowsCode,
 );
 
 /** Whether the vec4 register kernels handle head size `HS`. */
@@ -113,7 +117,14 @@ function _params4(p: AttentionSizes): Record<string, number> {
  *   does not fit the device
  * @example
  * ```ts
- * attentionForward(plan, { out, lse, q, k, v }, { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 });
+ * import { attentionForward } from "./attention.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { out, lse, q, k, v }: Record<string, BufferBinding>) {
+ *   attentionForward(plan, { out, lse, q, k, v }, { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 });
+ * }
  * ```
  */
 export function attentionForward(
@@ -156,7 +167,18 @@ export function attentionForward(
  *   not fit the device
  * @example
  * ```ts
- * attentionBackward(plan, { dq, dk, dv, dout, q, k, v, out, lse, scratch }, sizes);
+ * import { attentionBackward } from "./attention.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { dq, dk, dv, dout, q, k, v, out, lse, scratch }: Record<string, BufferBinding>,
+ * ) {
+ *   const sizes = { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 };
+ *   attentionBackward(plan, { dq, dk, dv, dout, q, k, v, out, lse, scratch }, sizes);
+ * }
  * ```
  */
 export function attentionBackward(
@@ -234,7 +256,7 @@ function _resolve(
   p: AttentionSizes,
   given: string | undefined,
 ): _AttVariant {
-  const name = given ?? plan.gpu.tuner.pick(family, p);
+  const name = given ?? tunerFor(plan.gpu).pick(family, p);
   const v = _parse(name);
   if (!_fits(plan.gpu, v)) {
     throw new RangeError(

@@ -20,11 +20,12 @@ import meanCode from "../../kernels/loss_mean.wgsl" with { type: "text" };
 import fwd4Code from "../../kernels/crossentropy_forward_vec4.wgsl" with { type: "text" };
 import bwd4Code from "../../kernels/crossentropy_backward_vec4.wgsl" with { type: "text" };
 import fwdSgCode from "../../kernels/crossentropy_forward_subgroup.wgsl" with { type: "text" };
+import rowCode from "../../kernels/_crossentropy_row.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { hashText, type TuneFamily, tuneInput } from "../gpu/tune.ts";
+import { hashText, type TuneFamily, tuneInput, tunerFor } from "../gpu/tune.ts";
 
 /** Lanes per row of the scalar kernels (one 256-bit vector on a CPU adapter). */
 const WG = 8;
@@ -32,13 +33,16 @@ const WG = 8;
 const MEAN_WG = 64;
 
 /** The `crossentropy_forward` kernel. */
-export const crossentropyForwardKernel: Kernel = defineKernel("crossentropy_forward", fwdCode);
+export const crossentropyForwardKernel: Kernel = defineKernel(
+  "crossentropy_forward",
+  fwdCode + rowCode,
+);
 /** The `crossentropy_backward` kernel. */
 export const crossentropyBackwardKernel: Kernel = defineKernel("crossentropy_backward", bwdCode);
 /** The `crossentropy_forward_vec4` kernel (V % 4 == 0). */
 export const crossentropyForwardVec4Kernel: Kernel = defineKernel(
   "crossentropy_forward_vec4",
-  fwd4Code,
+  fwd4Code + rowCode,
 );
 /** The `crossentropy_backward_vec4` kernel (V % 4 == 0). */
 export const crossentropyBackwardVec4Kernel: Kernel = defineKernel(
@@ -48,7 +52,7 @@ export const crossentropyBackwardVec4Kernel: Kernel = defineKernel(
 /** The `crossentropy_forward_subgroup` kernel (V % 4 == 0, device feature `subgroups`). */
 export const crossentropyForwardSubgroupKernel: Kernel = defineKernel(
   "crossentropy_forward_subgroup",
-  fwdSgCode,
+  fwdSgCode + rowCode,
 );
 /** The `loss_mean` kernel. */
 export const lossMeanKernel: Kernel = defineKernel("loss_mean", meanCode);
@@ -72,7 +76,14 @@ function _check(op: string, p: Record<string, number>): void {
  * @throws {RangeError} for a bad size, or a variant that is malformed or does not fit the device
  * @example
  * ```ts
- * crossentropyForward(plan, { losses, lse, logits, targets }, { R: 256, V: 32000 });
+ * import { crossentropyForward } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { losses, lse, logits, targets }: Record<string, BufferBinding>) {
+ *   crossentropyForward(plan, { losses, lse, logits, targets }, { R: 256, V: 32000 });
+ * }
  * ```
  */
 export function crossentropyForward(
@@ -109,7 +120,14 @@ export function crossentropyForward(
  * @throws {RangeError} for a bad size, or a variant that is malformed or does not fit the device
  * @example
  * ```ts
- * crossentropyBackward(plan, { logits, lse, targets, dloss }, { R: 256, V: 32000 });
+ * import { crossentropyBackward } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { logits, lse, targets, dloss }: Record<string, BufferBinding>) {
+ *   crossentropyBackward(plan, { logits, lse, targets, dloss }, { R: 256, V: 32000 });
+ * }
  * ```
  */
 export function crossentropyBackward(
@@ -140,7 +158,14 @@ export function crossentropyBackward(
  * @param p size N
  * @example
  * ```ts
- * lossMean(plan, { loss, losses, scale }, { N: 2048 });
+ * import { lossMean } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { loss, losses, scale }: Record<string, BufferBinding>) {
+ *   lossMean(plan, { loss, losses, scale }, { N: 2048 });
+ * }
  * ```
  */
 export function lossMean(
@@ -180,7 +205,7 @@ function _unfit(gpu: Gpu, v: _CeVariant, backward: boolean): string | null {
     return `${v.WG} invocations per workgroup exceed the device's limit`;
   }
   if (v.sg && backward) return "the backward has no subgroup variant";
-  if (v.sg && !gpu.device.features.has("subgroups" as GPUFeatureName)) {
+  if (v.sg && !gpu.subgroups) {
     return "the device was not granted the feature subgroups";
   }
   return null;
@@ -192,7 +217,7 @@ function _resolve(
   p: { R: number; V: number },
   given: string | undefined,
 ): _CeVariant {
-  const name = given ?? plan.gpu.tuner.pick(family, { R: p.R, V: p.V });
+  const name = given ?? tunerFor(plan.gpu).pick(family, { R: p.R, V: p.V });
   const v = _parse(name);
   const why = _unfit(plan.gpu, v, family === CROSSENTROPY_BACKWARD);
   if (why) throw new RangeError(`Cannot record ${family.name}: variant ${name}: ${why}`);
@@ -255,14 +280,14 @@ function _ceFamily(
 export const CROSSENTROPY_FORWARD: TuneFamily<{ R: number; V: number }> = _ceFamily(
   "crossentropy_forward",
   false,
-  [fwd4Code, fwdSgCode],
+  [crossentropyForwardVec4Kernel.code, crossentropyForwardSubgroupKernel.code],
 );
 
 /** The `crossentropy_backward` tuning family (shape key `RxV`). */
 export const CROSSENTROPY_BACKWARD: TuneFamily<{ R: number; V: number }> = _ceFamily(
   "crossentropy_backward",
   true,
-  [bwd4Code],
+  [crossentropyBackwardVec4Kernel.code],
 );
 
 /**

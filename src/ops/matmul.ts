@@ -1,6 +1,8 @@
 /**
  * Matrix multiply of a bias-free linear layer, forward and backward (llm.c's matmul):
  * `out[N,OC] = inp[N,C] · weight[OC,C]ᵀ`, `dinp = dout · weight`, `dweight += doutᵀ · inp`.
+ * {@link matmulBackward} records both backward products of one layer, as a model graph uses them;
+ * {@link matmulBackwardDinp} and {@link matmulBackwardDweight} record one each.
  *
  * Each of the three kernels comes in variants, named as strings and picked per shape by the
  * device's tuner ({@link Tuner.pick}) unless a launcher is given one:
@@ -36,7 +38,7 @@ import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, MAX_WORKGROUPS_PER_DIM, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding, BufferPool } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { hashText, type TuneCase, type TuneFamily, tuneInput } from "../gpu/tune.ts";
+import { hashText, type TuneCase, type TuneFamily, tuneInput, tunerFor } from "../gpu/tune.ts";
 
 /** Scalar fallbacks for C or OC not a multiple of 4 (one output per invocation). */
 export const matmulForwardScalarKernel: Kernel = defineKernel(
@@ -117,7 +119,10 @@ export type MatmulKind = "forward" | "dinp" | "dweight";
  * @throws {RangeError} for a malformed name or out-of-range sizes
  * @example
  * ```ts
- * parseMatmulVariant("tile_16x16_4x4_k8"); // { kind: "tile", TX: 16, TY: 16, RM: 4, RN: 4, S: 8 }
+ * import { parseMatmulVariant } from "./matmul.ts";
+ *
+ * const v = parseMatmulVariant("tile_16x16_4x4_k8");
+ * console.log(v); // { kind: "tile", TX: 16, TY: 16, RM: 4, RN: 4, S: 8 }
  * ```
  */
 export function parseMatmulVariant(name: string): MatmulVariant {
@@ -245,7 +250,7 @@ function _resolve(
   given: MatmulTiles | string | undefined,
 ): MatmulVariant {
   let v: MatmulVariant;
-  if (given === undefined) v = parseMatmulVariant(plan.gpu.tuner.pick(family, p));
+  if (given === undefined) v = parseMatmulVariant(tunerFor(plan.gpu).pick(family, p));
   else if (typeof given === "string") v = parseMatmulVariant(given);
   else v = parseMatmulVariant(`reg_wg${given.WG}_${given.TM}x${given.TN}`);
   const why = _unfit(plan.gpu, kind, p, v);
@@ -287,7 +292,15 @@ function _tileWorkgroups(
  *   not fit the device
  * @example
  * ```ts
- * matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
+ * import { matmulForward } from "./matmul.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { q, xb, wq }: Record<string, BufferBinding>) {
+ *   const B = 8, T = 256, C = 288;
+ *   matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
+ * }
  * ```
  */
 export function matmulForward(
@@ -563,7 +576,11 @@ export const MATMUL_BACKWARD_DWEIGHT: TuneFamily<MatmulSizes> = _family(
  *
  * @example
  * ```ts
- * matmulVariants(gpu, "forward", { N: 2048, C: 288, OC: 768 }); // ["reg_wg8_16x12", ...]
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { matmulVariants } from "./matmul.ts";
+ *
+ * using gpu = await acquireGpu();
+ * console.log(matmulVariants(gpu, "forward", { N: 2048, C: 288, OC: 768 })); // ["reg_wg8_16x12", ...]
  * ```
  */
 export function matmulVariants(gpu: Gpu, kind: MatmulKind, p: MatmulSizes): string[] {
@@ -579,4 +596,56 @@ export function matmulVariants(gpu: Gpu, kind: MatmulKind, p: MatmulSizes): stri
 export function allMatmulVariants(kind: MatmulKind): string[] {
   const gpu = kind === "dweight" ? GPU_DWEIGHT_VARIANTS : GPU_VARIANTS;
   return [...new Set([...CPU_VARIANTS, ...gpu])];
+}
+
+/** Variants of {@link matmulBackward}'s two kernels (each defaults to the tuner's pick). */
+export interface MatmulBackwardTiles {
+  /** Variant name or register tiles of matmul_backward_dinp. */
+  dinp?: MatmulTiles | string;
+  /** Variant name or register tiles of matmul_backward_dweight. */
+  dweight?: MatmulTiles | string;
+}
+
+/**
+ * Records the backward pass of one linear layer `out = inp · weightᵀ`: first
+ * `dinp[N,C] = dout[N,OC] · weight[OC,C]` (`+=` when `accumulate`, for an input that feeds
+ * several layers), then `dweight[OC,C] += dout[N,OC]ᵀ · inp[N,C]` (always `+=`). The same
+ * dispatches as {@link matmulBackwardDinp} followed by {@link matmulBackwardDweight}.
+ *
+ * @param plan the plan to record into
+ * @param b buffers: dinp [N,C], dweight [OC,C], dout [N,OC], inp [N,C], weight [OC,C]
+ * @param p sizes N, C, OC; accumulate adds into dinp instead of overwriting it
+ * @param tiles variants per kernel (default: the tuner's picks)
+ * @throws {RangeError} when a size is not a positive u32 or a variant is malformed or does not
+ *   fit the device (checked for both kernels before either is recorded)
+ * @example
+ * ```ts
+ * import { matmulBackward } from "./matmul.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { dxn, dwq, dq, xn, wq }: Record<string, BufferBinding>) {
+ *   const N = 8 * 256, C = 288;
+ *   matmulBackward(plan, { dinp: dxn, dweight: dwq, dout: dq, inp: xn, weight: wq }, { N, C, OC: C });
+ * }
+ * ```
+ */
+export function matmulBackward(
+  plan: Plan,
+  b: {
+    dinp: BufferBinding;
+    dweight: BufferBinding;
+    dout: BufferBinding;
+    inp: BufferBinding;
+    weight: BufferBinding;
+  },
+  p: MatmulSizes & { accumulate?: boolean },
+  tiles: MatmulBackwardTiles = {},
+): void {
+  const { dinp, dweight, dout, inp, weight } = b;
+  _checkSizes("matmul_backward_dweight", p); // dinp checks its own before recording
+  if (_vec4(p)) _resolve(plan, MATMUL_BACKWARD_DWEIGHT, "dweight", _sizes(p), tiles.dweight);
+  matmulBackwardDinp(plan, { dinp, dout, weight }, p, tiles.dinp);
+  matmulBackwardDweight(plan, { dweight, dout, inp }, p, tiles.dweight);
 }

@@ -13,13 +13,19 @@ import { readF32 } from "../gpu/buffers.ts";
 import { Model } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
-import { hash32 } from "../model/rng.ts";
+import { hash32 } from "../util/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
-import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";
+import { loadCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import {
+  modelConfigFromTrain,
+  tokensPerIter,
+  type TrainConfig,
+  validateTrainConfig,
+} from "./config.ts";
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
 import { AdamW } from "./optimizer.ts";
+import { tunerFor } from "../gpu/tune.ts";
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -51,6 +57,11 @@ const EVAL_SEED_OFFSET = 0x5eed;
  *   checkpoint is absent or corrupt
  * @example
  * ```ts
+ * import { parseCommand } from "../cli/args.ts";
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { TRAIN_FLAGS, trainConfigFromFlags } from "./config.ts";
+ * import { train } from "./trainer.ts";
+ *
  * using gpu = await acquireGpu();
  * await train(gpu, trainConfigFromFlags(parseCommand(TRAIN_FLAGS, ["--batch-size=8"]).values));
  * ```
@@ -65,9 +76,9 @@ export async function train(
   let config: ModelConfig = modelConfigFromTrain(cfg);
   let iter = 0;
   let bestValLoss = 1e9;
-  let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
+  let resumed: LoadedCheckpoint<TrainConfig> | null = null;
   if (cfg.init_from === "resume") {
-    resumed = await loadCheckpoint(cfg.out_dir);
+    resumed = await loadCheckpoint(cfg.out_dir, { trainConfig: validateTrainConfig });
     config = resumed.config;
     iter = resumed.iter;
     bestValLoss = resumed.bestValLoss;
@@ -81,7 +92,7 @@ export async function train(
   if (resumed) dataset.setRngState(resumed.rngState);
 
   // In tune mode `full`, builds once, tunes the kernels the cache lacks, and builds again.
-  using model = await gpu.tuner.build(() => new Model(gpu, config, { B, T, training: true }));
+  using model = await tunerFor(gpu).build(() => new Model(gpu, config, { B, T, training: true }));
   await model.check();
   using opt = new AdamW(gpu, model.table, model.params, model.grads!, {
     weight_decay: cfg.weight_decay,

@@ -10,6 +10,7 @@ import {
   tuneCacheInfo,
   type TuneFamily,
   tuneInput,
+  tunerFor,
 } from "../../src/gpu/tune.ts";
 import {
   MATMUL_BACKWARD_DINP,
@@ -61,18 +62,18 @@ async function _withOff(gpu: Gpu, f: () => Promise<void>): Promise<void> {
   try {
     await f();
   } finally {
-    await gpu.tuner.configure({ mode: "off" });
+    await tunerFor(gpu).configure({ mode: "off" });
   }
 }
 
 Deno.test("tuner mode off picks the adapter class's default and queues nothing", async () => {
   const gpu = await testGpu();
-  await gpu.tuner.configure({ mode: "off" });
+  await tunerFor(gpu).configure({ mode: "off" });
   const shape = { N: 64, C: 32, OC: 48 };
-  assert.equal(gpu.tuner.pick(MATMUL_FORWARD, shape), matmulVariants(gpu, "forward", shape)[0]);
-  assert.equal(gpu.tuner.pending, 0);
-  if (gpu.isCpu) assert.equal(gpu.tuner.pick(MATMUL_FORWARD, shape), "reg_wg8_16x12");
-  else assert.equal(gpu.tuner.pick(MATMUL_FORWARD, shape), "tile_16x16_4x4");
+  assert.equal(tunerFor(gpu).pick(MATMUL_FORWARD, shape), matmulVariants(gpu, "forward", shape)[0]);
+  assert.equal(tunerFor(gpu).pending, 0);
+  if (gpu.isCpu) assert.equal(tunerFor(gpu).pick(MATMUL_FORWARD, shape), "reg_wg8_16x12");
+  else assert.equal(tunerFor(gpu).pick(MATMUL_FORWARD, shape), "tile_16x16_4x4");
 });
 
 Deno.test("tuner full: build() tunes what a recording asks for, rejects a wrong candidate, caches atomically; cached reuses it", async () => {
@@ -80,21 +81,21 @@ Deno.test("tuner full: build() tunes what a recording asks for, rejects a wrong 
   const { dir, path } = await _tempCache();
   await _withOff(gpu, async () => {
     const lines: string[] = [];
-    await gpu.tuner.configure({ mode: "full", cachePath: path, log: (l) => lines.push(l) });
+    await tunerFor(gpu).configure({ mode: "full", cachePath: path, log: (l) => lines.push(l) });
     const fam = _testFamily();
     const shape = { N: 40, C: 32, OC: 48 };
     const picked: string[] = [];
     const make = () => {
       const plan = new Plan(gpu, "test");
-      picked.push(gpu.tuner.pick(fam, shape));
+      picked.push(tunerFor(gpu).pick(fam, shape));
       return plan;
     };
-    using _plan = await gpu.tuner.build(make);
+    using _plan = await tunerFor(gpu).build(make);
     // Built twice: first with the default (queued), then with the winner.
     assert.equal(picked.length, 2);
     assert.equal(picked[0], "reg_wg8_16x12");
-    assert.equal(gpu.tuner.pending, 0);
-    const entry = gpu.tuner.entries().find((e) => e.family === "test_matmul")!;
+    assert.equal(tunerFor(gpu).pending, 0);
+    const entry = tunerFor(gpu).entries().find((e) => e.family === "test_matmul")!;
     assert.ok(entry, "no entry");
     assert.equal(picked[1], entry.variant);
     const status = Object.fromEntries(entry.results.map((r) => [r.variant, r.status]));
@@ -121,17 +122,17 @@ Deno.test("tuner full: build() tunes what a recording asks for, rejects a wrong 
     assert.match(formatTuneTable([entry]), new RegExp(`\\* ${entry.variant}`));
 
     // cached: the choice comes from the file, nothing is queued; a new source hash is a miss.
-    await gpu.tuner.configure({ mode: "cached", cachePath: path });
-    assert.equal(gpu.tuner.pick(fam, shape), entry.variant);
-    assert.deepEqual(gpu.tuner.picks().map((p) => p.source), ["cache"]);
-    assert.equal(gpu.tuner.pick(_testFamily("test-hash-2"), shape), "reg_wg8_16x12");
-    assert.equal(gpu.tuner.pending, 0);
+    await tunerFor(gpu).configure({ mode: "cached", cachePath: path });
+    assert.equal(tunerFor(gpu).pick(fam, shape), entry.variant);
+    assert.deepEqual(tunerFor(gpu).picks().map((p) => p.source), ["cache"]);
+    assert.equal(tunerFor(gpu).pick(_testFamily("test-hash-2"), shape), "reg_wg8_16x12");
+    assert.equal(tunerFor(gpu).pending, 0);
     // full with a changed hash queues the key again; off ignores the cache.
-    await gpu.tuner.configure({ mode: "full", cachePath: path, log: () => {} });
-    gpu.tuner.pick(_testFamily("test-hash-2"), shape);
-    assert.equal(gpu.tuner.pending, 1);
-    await gpu.tuner.configure({ mode: "off" });
-    assert.equal(gpu.tuner.pick(fam, shape), "reg_wg8_16x12");
+    await tunerFor(gpu).configure({ mode: "full", cachePath: path, log: () => {} });
+    tunerFor(gpu).pick(_testFamily("test-hash-2"), shape);
+    assert.equal(tunerFor(gpu).pending, 1);
+    await tunerFor(gpu).configure({ mode: "off" });
+    assert.equal(tunerFor(gpu).pick(fam, shape), "reg_wg8_16x12");
 
     const info = await tuneCacheInfo(gpu, path);
     assert.equal(info.exists, true);
@@ -147,13 +148,13 @@ Deno.test("every candidate of the matmul and cross-entropy families passes the t
   const gpu = await testGpu();
   const { dir, path } = await _tempCache();
   await _withOff(gpu, async () => {
-    await gpu.tuner.configure({ mode: "full", cachePath: path, log: () => {} });
+    await tunerFor(gpu).configure({ mode: "full", cachePath: path, log: () => {} });
     const entries = [
-      await gpu.tuner.tune(MATMUL_FORWARD, { N: 70, C: 36, OC: 52 }),
-      await gpu.tuner.tune(MATMUL_BACKWARD_DINP, { N: 70, C: 36, OC: 52 }),
-      await gpu.tuner.tune(MATMUL_BACKWARD_DWEIGHT, { N: 70, C: 36, OC: 52 }),
-      await gpu.tuner.tune(CROSSENTROPY_FORWARD, { R: 5, V: 1000 }),
-      await gpu.tuner.tune(CROSSENTROPY_BACKWARD, { R: 5, V: 1000 }),
+      await tunerFor(gpu).tune(MATMUL_FORWARD, { N: 70, C: 36, OC: 52 }),
+      await tunerFor(gpu).tune(MATMUL_BACKWARD_DINP, { N: 70, C: 36, OC: 52 }),
+      await tunerFor(gpu).tune(MATMUL_BACKWARD_DWEIGHT, { N: 70, C: 36, OC: 52 }),
+      await tunerFor(gpu).tune(CROSSENTROPY_FORWARD, { R: 5, V: 1000 }),
+      await tunerFor(gpu).tune(CROSSENTROPY_BACKWARD, { R: 5, V: 1000 }),
     ];
     for (const e of entries) {
       assert.ok(e, "a family with several candidates was not tuned");
@@ -165,7 +166,7 @@ Deno.test("every candidate of the matmul and cross-entropy families passes the t
       }
     }
     // A shape with one kernel (V not a multiple of 4) has nothing to tune.
-    assert.equal(await gpu.tuner.tune(CROSSENTROPY_FORWARD, { R: 2, V: 67 }), null);
+    assert.equal(await tunerFor(gpu).tune(CROSSENTROPY_FORWARD, { R: 2, V: 67 }), null);
     const info = await tuneCacheInfo(gpu, path);
     assert.equal(info.entries.length, 5);
   });
@@ -179,10 +180,10 @@ Deno.test("an unreadable tuning cache is reported, ignored, and replaced when sa
   await Deno.writeTextFile(path, "{not json");
   await _withOff(gpu, async () => {
     const lines: string[] = [];
-    await gpu.tuner.configure({ mode: "full", cachePath: path, log: (l) => lines.push(l) });
+    await tunerFor(gpu).configure({ mode: "full", cachePath: path, log: (l) => lines.push(l) });
     assert.match(lines[0], /^warning: ignoring the tuning cache: Cannot read tuning cache/);
     assert.match((await tuneCacheInfo(gpu, path)).error ?? "", /Cannot read tuning cache/);
-    await gpu.tuner.tune(_testFamily(), { N: 8, C: 8, OC: 8 });
+    await tunerFor(gpu).tune(_testFamily(), { N: 8, C: 8, OC: 8 });
     assert.equal((await tuneCacheInfo(gpu, path)).entries.length, 1);
   });
   await Deno.remove(dir, { recursive: true });

@@ -13,15 +13,20 @@ export interface CliResult {
 }
 
 /**
- * Runs `deno run -A main.ts ...args` from the repository root, feeding `stdin` when given,
- * with `BABYLLAMA_TUNE=off` unless the environment sets it.
+ * Runs `deno run -A main.ts ...args` from the repository root, feeding `stdin` when given, with
+ * `env` added to the environment, and `BABYLLAMA_TUNE=off` unless the environment or `env` sets it
+ * (no kernel tuning, nor writes to ~/.cache, unless a test asks with --tune).
  *
  * @example
  * ```ts
  * const { code, stderr } = await runMain(["eval", "--bogus"]); // code 2
  * ```
  */
-export async function runMain(args: string[], stdin?: string): Promise<CliResult> {
+export async function runMain(
+  args: string[],
+  stdin?: string,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(REPO_ROOT, "main.ts"), ...args],
     cwd: REPO_ROOT,
@@ -31,8 +36,8 @@ export async function runMain(args: string[], stdin?: string): Promise<CliResult
     env: {
       NO_COLOR: "1",
       XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
-      // No kernel tuning (nor writes to ~/.cache) unless a test asks with --tune.
       BABYLLAMA_TUNE: Deno.env.get("BABYLLAMA_TUNE") ?? "off",
+      ...env,
     },
   }).spawn();
   if (stdin !== undefined) {
