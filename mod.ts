@@ -87,6 +87,7 @@ export {
   Tuner,
   type TunerConfig,
   type TuneResult,
+  tunerFor,
 } from "./src/gpu/tune.ts";
 export {
   type BufferBinding,

@@ -2,8 +2,8 @@
  * The kernel autotuner: picks one variant of a kernel family (say `matmul_forward`) for each
  * shape it runs at, on this adapter.
  *
- * Launchers are synchronous and run while a model records its plans, so they ask
- * {@link Tuner.pick} (sync) for a variant. Tuning is asynchronous: {@link Tuner.build} records an
+ * Each device has one {@link Tuner} ({@link tunerFor}). Launchers are synchronous and run while
+ * a model records its plans, so they ask {@link Tuner.pick} (sync) for a variant. Tuning is asynchronous: {@link Tuner.build} records an
  * object once (the picks it asks for are collected), tunes the (kernel, shape) keys the cache
  * has no answer for, and records it again with the winners. Tuning one key times each candidate
  * (one warm-up submit whose output is checked against the default variant's, then a few
