@@ -88,6 +88,7 @@ export {
   type TunerConfig,
   type TuneResult,
   tunerFor,
+  type TuneTimer,
 } from "./src/gpu/tune.ts";
 export {
   type BufferBinding,

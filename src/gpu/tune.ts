@@ -7,9 +7,9 @@
  * object once (the picks it asks for are collected), tunes the (kernel, shape) keys the cache
  * has no answer for, and records it again with the winners. Tuning one key times each candidate
  * (one warm-up submit whose output is checked against the default variant's, then a few
- * repetitions in one submit, timed with GPU timestamps where the device has `timestamp-query`
- * (each dispatch in its own timed pass, the times added up), else by the wall clock around
- * `onSubmittedWorkDone`) and keeps the fastest.
+ * repetitions in one submit: on a CPU adapter by the process's CPU time, on a GPU by timestamps
+ * where the device has `timestamp-query` (each dispatch in its own timed pass, the times added
+ * up), else by the wall clock around `onSubmittedWorkDone`) and keeps the fastest.
  *
  * Choices are cached in a JSON file ({@link defaultTuneCachePath}), keyed by adapter
  * ({@link adapterKey}), family, a hash of the family's kernel sources and candidate list, and
@@ -20,6 +20,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
+import process from "node:process";
 import type { Gpu } from "./device.ts";
 import { BufferPool, readF32 } from "./buffers.ts";
 import { Plan } from "./plan.ts";
@@ -99,7 +100,7 @@ export interface TuneEntry {
   /** The adapter class's default at the time. */
   fallback: string;
   /** How times were taken. */
-  timer: "timestamp" | "wall";
+  timer: TuneTimer;
   /** GFLOP per run (0 when not meaningful). */
   gflop: number;
   /** Every candidate, in the order timed. */
@@ -364,32 +365,48 @@ async function _writeAtomic(path: string, text: string): Promise<void> {
   }
 }
 
+/** How a {@link TuneEntry}'s times were taken. */
+export type TuneTimer = "timestamp" | "wall" | "cpu";
+
 /**
- * Times a plan: the sum of its dispatches' GPU times (each in its own timestamped pass,
+ * Times a plan. On a CPU adapter: the CPU time of this process around the submit (llvmpipe's
+ * worker threads included), which a shared, loaded machine disturbs far less than wall time
+ * (measured here: wall GFLOP/s of one matmul varied 2x between runs, GFLOP per CPU-second by
+ * 3%). On a GPU: the sum of its dispatches' GPU times (each in its own timestamped pass,
  * {@link PassTimer}) where the device has `timestamp-query`, else the wall clock around
  * `onSubmittedWorkDone`.
  */
 class _Timer {
   #gpu: Gpu;
-  /** Whether the last time came from timestamps. */
-  usedTimestamps = false;
+  /** How the last time was taken. */
+  used: TuneTimer = "wall";
 
   constructor(gpu: Gpu) {
     this.#gpu = gpu;
   }
 
-  /** Milliseconds of GPU time of one submit of `plan`. */
+  /** Milliseconds of one submit of `plan`. */
   async time(plan: Plan): Promise<number> {
     const d = this.#gpu.device;
-    this.usedTimestamps = false;
-    using timer = this.#gpu.timestamps ? new PassTimer(this.#gpu) : null;
+    const cpu = this.#gpu.isCpu;
+    this.used = "wall";
+    using timer = !cpu && this.#gpu.timestamps ? new PassTimer(this.#gpu) : null;
     const enc = d.createCommandEncoder({ label: "tune" });
     plan.encode(enc, timer ?? undefined);
     timer?.resolve(enc);
-    const t0 = performance.now();
+    const t0 = performance.now(), c0 = process.cpuUsage();
     d.queue.submit([enc.finish()]);
     await d.queue.onSubmittedWorkDone();
     const wall = performance.now() - t0;
+    if (cpu) {
+      const c = process.cpuUsage(c0);
+      const ms = (c.user + c.system) / 1000;
+      if (ms > 0) {
+        this.used = "cpu";
+        return ms;
+      }
+      return wall;
+    }
     if (!timer) return wall;
     let ms = 0;
     try {
@@ -401,9 +418,14 @@ class _Timer {
     }
     // Never trust timestamps that claim more than the wall clock saw.
     if (!(ms > 0 && ms <= wall + 1)) return wall;
-    this.usedTimestamps = true;
+    this.used = "timestamp";
     return ms;
   }
+}
+
+/** The timer to report for an entry whose runs used `a` and `b` (wall if any fell back). */
+function _worse(a: TuneTimer | null, b: TuneTimer): TuneTimer {
+  return a === null ? b : a === b ? a : "wall";
 }
 
 /** Largest |a - b| over max |b|, over several outputs (Infinity for NaN). */
@@ -596,7 +618,7 @@ export class Tuner {
     const results: TuneResult[] = [];
     let ref: Float32Array[] | null = null;
     let bestWarm = Infinity;
-    let timestamps = true;
+    let timerKind: TuneTimer | null = null;
     for (const [i, variant] of order.entries()) {
       const tag = `tuning ${family.name} ${sk}: ${i + 1}/${order.length} ${variant}`;
       if (performance.now() > deadline) {
@@ -610,7 +632,7 @@ export class Tuner {
           ref ??= outs;
           if (warm < bestWarm) bestWarm = warm;
         });
-        if (r.status === "ok") timestamps &&= timer.usedTimestamps;
+        if (r.status === "ok") timerKind = _worse(timerKind, timer.used);
       } catch (e) {
         r = { variant, ms: null, status: "error", note: (e as Error).message.split("\n")[0] };
         if (i === 0) {
@@ -623,6 +645,25 @@ export class Tuner {
     }
     const ok = results.filter((r) => r.status === "ok" && r.ms !== null);
     if (ok.length === 0) return null;
+    // A second look at the finalists (the two fastest and the default), timed again one after
+    // another, each keeping its better time: on a shared machine one timing can be far off.
+    const finalists = [...ok].sort((a, b) => a.ms! - b.ms!).slice(0, 2);
+    if (ok[0].variant === fallback && !finalists.includes(ok[0])) finalists.push(ok[0]);
+    if (finalists.length > 1 && performance.now() < deadline) {
+      for (const r of finalists) {
+        try {
+          const again = await this.#retime(tc, r.variant, timer, r.ms!);
+          r.ms = Math.min(r.ms!, Math.round(again * 1e4) / 1e4);
+          timerKind = _worse(timerKind, timer.used);
+        } catch {
+          // keep the first time
+        }
+      }
+      this.#log(
+        `tuning ${family.name} ${sk}: again ` +
+          finalists.map((r) => `${r.variant} ${r.ms!.toFixed(3)} ms`).join(", "),
+      );
+    }
     // Fastest; ties keep the earlier (the default first).
     const win = ok.reduce((a, b) => (b.ms! < a.ms! ? b : a));
     const entry: TuneEntry = {
@@ -631,7 +672,7 @@ export class Tuner {
       hash: family.sourceHash,
       variant: win.variant,
       fallback,
-      timer: timestamps ? "timestamp" : "wall",
+      timer: timerKind ?? "wall",
       gflop: tc.flop / 1e9,
       results,
       tunedAt: new Date().toISOString(),
@@ -694,6 +735,15 @@ export class Tuner {
     return { variant, ms: Math.round(ms * 1e4) / 1e4, status: "ok" };
   }
 
+  /** Times `variant` once more: repetitions adding up to about TARGET_MS, in one submit. */
+  async #retime(tc: TuneCase, variant: string, timer: _Timer, ms: number): Promise<number> {
+    const reps = Math.max(1, Math.min(MAX_REPS, Math.ceil(TARGET_MS / Math.max(ms, 1e-3))));
+    using timed = new Plan(this.#gpu, "tune:timed");
+    for (let r = 0; r < reps; r++) tc.record(timed, variant);
+    await timed.check();
+    return (await timer.time(timed)) / reps;
+  }
+
   async #save(entries: TuneEntry[]): Promise<void> {
     if (entries.length === 0 || !this.#cachePath) return;
     const path = this.#cachePath;
@@ -717,6 +767,8 @@ export class Tuner {
 /**
  * A text table of tuning entries: one row per candidate (milliseconds per run, GFLOP/s where
  * meaningful, status), the winner marked `*`, the adapter class's default marked `(default)`.
+ * With timer `cpu` the milliseconds are the process's CPU time (all threads), so GFLOP/s is
+ * per CPU-second.
  *
  * @example
  * ```ts
@@ -728,7 +780,7 @@ export class Tuner {
  * ```
  */
 export function formatTuneTable(entries: readonly TuneEntry[]): string {
-  const rows: string[][] = [["kernel", "shape", "variant", "ms", "GFLOP/s", "status"]];
+  const rows: string[][] = [["kernel", "shape", "timer", "variant", "ms", "GFLOP/s", "status"]];
   for (const e of entries) {
     e.results.forEach((r, i) => {
       const gf = r.ms !== null && e.gflop > 0 && r.status === "ok"
@@ -737,6 +789,7 @@ export function formatTuneTable(entries: readonly TuneEntry[]): string {
       rows.push([
         i === 0 ? e.family : "",
         i === 0 ? e.shape : "",
+        i === 0 ? e.timer : "",
         `${r.variant === e.variant ? "*" : " "} ${r.variant}${
           r.variant === e.fallback ? " (default)" : ""
         }`,

@@ -31,7 +31,7 @@ Deno.test("bench --tune full tunes and prints the table; --tune cached reuses th
     const full = await runMain([...TINY, "--tune", "full", "--tune-cache", cache]);
     assert.equal(full.code, 0, full.stderr);
     assert.match(full.stderr, /^tuning matmul_forward 8x16x16: 1\/\d+ \S+ [\d.]+ ms ok$/m);
-    assert.match(full.stderr, /^kernel +shape +variant +ms +GFLOP\/s +status$/m);
+    assert.match(full.stderr, /^kernel +shape +timer +variant +ms +GFLOP\/s +status$/m);
     const a = JSON.parse(full.stdout.trim().split("\n").at(-1)!);
     assert.equal(a.tune, "full");
     assert.ok(a.kernels["matmul_forward 8x16x64"], JSON.stringify(a.kernels));
