@@ -20,6 +20,9 @@ import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
 import { AdamW } from "./optimizer.ts";
+import { DataParallel } from "./ddp.ts";
+import type { Communicator } from "../dist/comm.ts";
+import { holdTermination } from "../dist/signals.ts";
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -27,6 +30,12 @@ export interface TrainOptions {
   print?: (line: string) => void;
   /** Aborting saves a checkpoint at the end of the current step and returns (Ctrl-C). */
   signal?: AbortSignal;
+  /**
+   * Data-parallel training over these ranks (see `src/train/ddp.ts`): every rank calls
+   * `train` with the same settings; rank 0 alone prints, logs and writes files. Absent, or a
+   * single-process communicator: one process, as train.py without torchrun.
+   */
+  comm?: Communicator;
 }
 
 /** What {@link train} returns. */
@@ -60,14 +69,21 @@ export async function train(
   cfg: TrainConfig,
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
-  const print = opts.print ?? ((s: string) => console.log(s));
-  const B = cfg.batch_size, T = cfg.max_seq_len, accum = cfg.gradient_accumulation_steps;
+  using dp = opts.comm && opts.comm.backend !== "single"
+    ? await DataParallel.create(opts.comm, cfg)
+    : null;
+  const writer = dp === null || dp.isWriter;
+  const print = writer ? opts.print ?? ((s: string) => console.log(s)) : () => {};
+  const B = cfg.batch_size, T = cfg.max_seq_len, K = cfg.gradient_accumulation_steps;
+  const accum = dp ? dp.accumSteps : K; // micro-steps of this process
   let config: ModelConfig = modelConfigFromTrain(cfg);
   let iter = 0;
   let bestValLoss = 1e9;
   let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
   if (cfg.init_from === "resume") {
-    resumed = await loadCheckpoint(cfg.out_dir);
+    resumed = dp
+      ? await dp.shareCheckpoint(() => loadCheckpoint(cfg.out_dir))
+      : await loadCheckpoint(cfg.out_dir);
     config = resumed.config;
     iter = resumed.iter;
     bestValLoss = resumed.bestValLoss;
@@ -77,7 +93,7 @@ export async function train(
       );
     }
   }
-  using dataset = _openDataset(cfg);
+  using dataset = dp ? await dp.all(() => _openDataset(cfg)) : _openDataset(cfg);
   if (resumed) dataset.setRngState(resumed.rngState);
 
   using model = new Model(gpu, config, { B, T, training: true });
@@ -96,21 +112,29 @@ export async function train(
   } else {
     model.setParams(initParams(model.table, cfg.seed));
   }
+  if (dp) {
+    dp.attach(gpu, model.grads!, model.table.size);
+    await dp.checkParams(await model.readParams());
+  }
   print(
     `model: ${model.table.numParams} parameters, dim ${config.dim}, ${config.n_layers} layers, ` +
       `${config.n_heads} heads, ${config.n_kv_heads} kv heads, vocab ${config.vocab_size}; ` +
-      `tokens per iteration ${
-        tokensPerIter(cfg)
-      } (${accum} x ${B} x ${T}); adapter ${gpu.description}`,
+      `tokens per iteration ${tokensPerIter(cfg)} (${accum} x ${
+        dp ? `${dp.size} ranks x ` : ""
+      }${B} x ${T}); adapter ${gpu.description}`,
   );
   if (resumed) {
     print(`resumed from ${cfg.out_dir} at iter ${iter} (best val loss ${bestValLoss.toFixed(4)})`);
   }
 
-  await using log = await TrainLog.open(cfg.out_dir, resumed ? { resumeIter: iter } : {});
+  await using log = writer
+    ? await TrainLog.open(cfg.out_dir, resumed ? { resumeIter: iter } : {})
+    : null;
   const batch = { x: new Uint32Array(B * T), y: new Int32Array(B * T) };
 
   const saveState = async () => {
+    if (!writer) return;
+    using _hold = holdTermination();
     const { m, v } = await opt.readState();
     await saveCheckpoint(cfg.out_dir, {
       config,
@@ -131,12 +155,16 @@ export async function train(
       dataset.reseed(split, cfg.seed + EVAL_SEED_OFFSET);
       let sum = 0;
       for (let k = 0; k < cfg.eval_iters; k++) {
+        if (dp && !dp.owns(k)) {
+          dataset.skipBatch(split, B, T);
+          continue;
+        }
         dataset.nextBatch(split, B, T, batch);
         model.setBatch(batch.x, batch.y);
         model.forwardPlan.submit();
         sum += await model.readLoss();
       }
-      out[split] = sum / cfg.eval_iters;
+      out[split] = (dp ? await dp.sum(sum) : sum) / cfg.eval_iters;
     }
     dataset.setRngState(saved);
     return out;
@@ -155,7 +183,7 @@ export async function train(
       print(
         `step ${iter}: train loss ${losses.train.toFixed(4)}, val loss ${losses.val.toFixed(4)}`,
       );
-      await log.eval({ iter, train_loss: losses.train, val_loss: losses.val, lr });
+      await log?.eval({ iter, train_loss: losses.train, val_loss: losses.val, lr });
       if (losses.val < bestValLoss || cfg.always_save_checkpoint) {
         bestValLoss = Math.min(bestValLoss, losses.val);
         if (iter > 0) {
@@ -169,15 +197,18 @@ export async function train(
     if (iter === 0 && cfg.eval_only) break;
 
     for (let micro = 0; micro < accum; micro++) {
-      dataset.nextBatch("train", B, T, batch);
-      model.setBatch(batch.x, batch.y, accum);
+      if (dp) dp.takeBatch(dataset, "train", B, T, batch);
+      else dataset.nextBatch("train", B, T, batch);
+      model.setBatch(batch.x, batch.y, K);
       if (config.dropout > 0) {
-        model.setDropoutSeed(hash32(hash32(cfg.seed) ^ (iter * accum + micro)));
+        const k = dp ? dp.globalMicro(micro) : micro;
+        model.setDropoutSeed(hash32(hash32(cfg.seed) ^ (iter * K + k)));
       }
-      const enc = gpu.device.createCommandEncoder({ label: "train_step" });
+      let enc = gpu.device.createCommandEncoder({ label: "train_step" });
       if (micro === 0) enc.clearBuffer(model.grads!);
       model.trainPlan.encode(enc);
       if (micro === accum - 1) {
+        if (dp) enc = await dp.allReduceGrads(enc, opts.signal?.aborted ?? false);
         opt.prepare(lr, iter + 1);
         opt.plan.encode(enc);
       }
@@ -185,14 +216,14 @@ export async function train(
     }
 
     sinceLog++;
-    if (iter % cfg.log_interval === 0) {
+    if (iter % cfg.log_interval === 0 && writer) {
       lastLoss = await model.readLoss();
       const t1 = performance.now();
       const dt = (t1 - t0) / 1000 / sinceLog;
       t0 = t1;
       sinceLog = 0;
       if (localIter >= 5) {
-        const mfu = estimateMfu(config, tokensPerIter(cfg), dt, cfg.peak_flops);
+        const mfu = estimateMfu(config, tokensPerIter(cfg) / (dp?.size ?? 1), dt, cfg.peak_flops);
         runningMfu = runningMfu === -1 ? mfu : 0.9 * runningMfu + 0.1 * mfu;
       }
       const tps = tokensPerIter(cfg) / dt;
@@ -200,9 +231,10 @@ export async function train(
         `${iter} | loss ${lastLoss.toFixed(4)} | lr ${lr.toExponential(6)} | ${
           (dt * 1000).toFixed(2)
         }ms | ` +
-          `${tps.toFixed(0)} tok/s | mfu ${(runningMfu * 100).toFixed(2)}%`,
+          `${tps.toFixed(0)} tok/s | mfu ${(runningMfu * 100).toFixed(2)}%` +
+          (dp ? ` | allreduce ${dp.timings.allReduceMs.toFixed(0)}ms` : ""),
       );
-      await log.train({
+      await log?.train({
         iter,
         loss: lastLoss,
         lr,
@@ -214,7 +246,7 @@ export async function train(
     iter++;
     localIter++;
     if (iter > cfg.max_iters) break;
-    if (opts.signal?.aborted) {
+    if (dp ? dp.stopRequested : opts.signal?.aborted) {
       interrupted = true;
       print(`interrupted: saving checkpoint at iter ${iter} to ${cfg.out_dir}`);
       await saveState();
