@@ -72,6 +72,21 @@ export {
   type Split,
 } from "./src/data/dataset.ts";
 
+// Data-parallel training (Open MPI)
+export {
+  agreeOnError,
+  broadcastString,
+  type CollectiveBuffer,
+  CollectiveError,
+  type Communicator,
+  detectLauncher,
+  openCommunicator,
+  type OpenOptions,
+  SingleProcess,
+} from "./src/dist/comm.ts";
+export { OpenMpi, type OpenMpiOptions } from "./src/dist/mpi.ts";
+export { DataParallel, type ReduceTimings } from "./src/train/ddp.ts";
+
 // Data
 export { type EncodeOptions, Tokenizer } from "./src/data/tokenizer.ts";
 export {

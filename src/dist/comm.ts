@@ -53,6 +53,8 @@ export class CollectiveError extends Error {
   readonly rank: number;
 
   /**
+   * Creates the error.
+   *
    * @param message one line, `Cannot <action>: <what is wrong>`
    * @param origin the original error's `name`
    * @param rank the rank that raised it

@@ -45,7 +45,9 @@ export interface ReduceTimings {
   computeWaitMs: number;
   /** GPU -> host copy of the gradients (ms). */
   readbackMs: number;
-  /** The all-reduce, including any wait for slower ranks (ms). */
+  /** Waiting for the slowest rank to reach the exchange (a barrier; ms). */
+  waitMs: number;
+  /** The all-reduce itself (ms). */
   allReduceMs: number;
   /** Host -> GPU upload (ms). */
   uploadMs: number;
@@ -71,6 +73,7 @@ export class DataParallel implements Disposable {
   readonly timings: ReduceTimings = {
     computeWaitMs: 0,
     readbackMs: 0,
+    waitMs: 0,
     allReduceMs: 0,
     uploadMs: 0,
   };
@@ -183,6 +186,19 @@ export class DataParallel implements Disposable {
     }
   }
 
+  /**
+   * The last exchange's timings for the log line: `grad sync S ms (all-reduce A ms, wait W
+   * ms)`: S is the GPU -> host copy, the all-reduce and the upload; A the all-reduce alone; W
+   * the time this rank waited for the slowest one (not part of S).
+   */
+  describeTimings(): string {
+    const t = this.timings;
+    const sync = t.readbackMs + t.allReduceMs + t.uploadMs;
+    return `grad sync ${sync.toFixed(0)}ms (all-reduce ${t.allReduceMs.toFixed(0)}ms, wait ${
+      t.waitMs.toFixed(0)
+    }ms)`;
+  }
+
   /** Sums a number over the ranks (f64). */
   async sum(x: number): Promise<number> {
     const a = new Float64Array([x]);
@@ -279,7 +295,9 @@ export class DataParallel implements Disposable {
 
   /**
    * Sums the gradients over the ranks: submits `enc` (the last micro-step's encoder) and waits
-   * for it, copies the gradients to the host, all-reduces them there, uploads the sum. Also all-reduces `stop` (see {@link DataParallel.stopRequested}).
+   * for it, copies the gradients to the host, waits for every rank (a barrier, so that the
+   * all-reduce time measured is the transfer, not the imbalance), all-reduces them there,
+   * uploads the sum. Also all-reduces `stop` (see {@link DataParallel.stopRequested}).
    *
    * @returns a fresh encoder for the optimizer step
    */
@@ -301,13 +319,16 @@ export class DataParallel implements Disposable {
     staging.unmap();
     host[n] = stop ? 1 : 0;
     const t1 = performance.now();
+    await this.comm.barrier();
+    const tb = performance.now();
     await this.comm.allReduceSum(host);
     const t2 = performance.now();
     gpu.device.queue.writeBuffer(grads, 0, host.buffer, 0, n * 4);
     this.stopRequested = host[n] > 0;
     this.timings.computeWaitMs = t0 - tc;
     this.timings.readbackMs = t1 - t0;
-    this.timings.allReduceMs = t2 - t1;
+    this.timings.waitMs = tb - t1;
+    this.timings.allReduceMs = t2 - tb;
     this.timings.uploadMs = performance.now() - t2;
     return gpu.device.createCommandEncoder({ label: "train_step_update" });
   }

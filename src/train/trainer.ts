@@ -232,7 +232,7 @@ export async function train(
           (dt * 1000).toFixed(2)
         }ms | ` +
           `${tps.toFixed(0)} tok/s | mfu ${(runningMfu * 100).toFixed(2)}%` +
-          (dp ? ` | allreduce ${dp.timings.allReduceMs.toFixed(0)}ms` : ""),
+          (dp ? ` | ${dp.describeTimings()}` : ""),
       );
       await log?.train({
         iter,
