@@ -50,7 +50,7 @@ export {
   tensorTable,
 } from "./src/model/tensors.ts";
 export { initParams } from "./src/model/init.ts";
-export { Model, type ModelShape } from "./src/model/model.ts";
+export { Model, type ModelDispatches, type ModelShape } from "./src/model/model.ts";
 export { type EvalResult, evaluateTokens, tokensFromBytes } from "./src/model/evaluate.ts";
 export { type GenerateRequest, Generator, type GeneratorOptions } from "./src/model/generate.ts";
 

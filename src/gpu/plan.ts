@@ -83,9 +83,14 @@ export class Plan implements Disposable {
     this.#align = gpu.limits.minUniformBufferOffsetAlignment;
   }
 
-  /** Number of recorded operations. */
+  /** Number of recorded operations (dispatches, clears and copies). */
   get length(): number {
     return this.#ops.length;
+  }
+
+  /** Number of recorded compute dispatches. */
+  get dispatches(): number {
+    return this.#ops.reduce((n, op) => n + (op.kind === "dispatch" ? 1 : 0), 0);
   }
 
   /**
