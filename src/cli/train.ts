@@ -39,6 +39,7 @@ export const trainCommand: Command = {
     const removeTerm = exitOnTerminate();
     try {
       const code = await _train(comm, values);
+      await comm.barrier(); // rank 0 may still be writing: no rank exits before it is done
       comm.finalize();
       return code;
     } catch (e) {
@@ -65,9 +66,13 @@ async function _train(comm: Communicator, values: FlagValues): Promise<number> {
   const abort = new AbortController();
   const onSignal = () => {
     if (abort.signal.aborted) Deno.exit(130);
-    console.error(
-      "\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit now)",
-    );
+    if (comm.backend === "single") {
+      console.error(
+        "\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit now)",
+      );
+    } else if (comm.rank === 0) {
+      console.error("\ninterrupt: finishing this step on every rank and saving a checkpoint");
+    }
     abort.abort();
   };
   // mpirun turns Ctrl-C into SIGTERM for the ranks; it forwards SIGUSR2 (`kill -USR2 <mpirun>`).

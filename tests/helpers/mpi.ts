@@ -22,8 +22,8 @@ export interface RunResult {
 export interface RunOptions {
   /** Kill the job's rank `rank` with SIGKILL once stdout shows step `afterIter` (`N | loss`). */
   kill?: { rank: number; afterIter: number };
-  /** Kill a single-process run (no mpirun) with SIGKILL once stdout shows this step. */
-  killSelfAfterIter?: number;
+  /** Send `signal` to the process started (mpirun itself, or deno) once stdout shows `afterIter`. */
+  signalSelf?: { afterIter: number; signal: Deno.Signal };
   /** Fail when the run takes longer (seconds, default 120). */
   timeoutS?: number;
   /** Extra environment. */
@@ -76,7 +76,7 @@ function _rankPid(tag: string, rank: number): number | null {
 
 /**
  * Runs `cmd args` from the repository root (`mpirun` or `deno`), collecting its output, with a
- * time limit, optionally killing one rank (or the process itself) at a given step.
+ * time limit, optionally killing one rank (or signalling the process itself) at a given step.
  *
  * @throws {Error} when the time limit passes (the job is killed first)
  */
@@ -122,7 +122,7 @@ export async function runProcess(
     const { value, done } = await reader.read();
     if (done) break;
     stdout += value;
-    const want = opts.kill?.afterIter ?? opts.killSelfAfterIter;
+    const want = opts.kill?.afterIter ?? opts.signalSelf?.afterIter;
     if (killed || want === undefined) continue;
     const m = [...stdout.matchAll(/^(\d+) \| loss/gm)].at(-1);
     if (!m || Number(m[1]) < want) continue;
@@ -130,7 +130,7 @@ export async function runProcess(
       const pid = _rankPid(tag, opts.kill.rank);
       if (pid === null) throw new Error(`cannot find rank ${opts.kill.rank}'s process`);
       Deno.kill(pid, "SIGKILL");
-    } else child.kill("SIGKILL");
+    } else child.kill(opts.signalSelf!.signal);
     killed = true;
   }
   const status = await child.status;

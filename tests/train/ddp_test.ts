@@ -170,12 +170,29 @@ Deno.test({
   ignore,
   fn: async () => {
     const ref = await reference(data);
-    const r = await single(train(data, "one"), { killSelfAfterIter: 8 });
+    const r = await single(train(data, "one"), {
+      signalSelf: { afterIter: 8, signal: "SIGKILL" },
+    });
     assert.equal(r.code, 137);
     assert.equal((await loadCheckpoint(join(data, "one"))).iter, 6);
     ok(await mpirun(2, train(data, "one", "--init-from=resume")), "resume on 2 ranks");
     const worst = await assertSameRun(ref, join(data, "one"));
     console.log(`  resumed on 2 ranks: losses within ${worst.loss.toExponential(1)}`);
+  },
+});
+
+Deno.test({
+  name: "SIGUSR2 to mpirun stops every rank after the same step; rank 0 saves that state, exit 130",
+  ignore,
+  fn: async () => {
+    const r = await mpirun(2, train(data, "usr2", "--max-iters=100000", "--eval-interval=1000"), {
+      signalSelf: { afterIter: 3, signal: "SIGUSR2" },
+    });
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(r.stderr.match(/^interrupt: /gm)?.length, 1, "rank 0 alone reports it");
+    const last = Math.max(...[...r.stdout.matchAll(/^(\d+) \| loss/gm)].map((m) => Number(m[1])));
+    const ck = await loadCheckpoint(join(data, "usr2"));
+    assert.equal(ck.iter, last + 1, "the checkpoint holds the state after the last step");
   },
 });
 
