@@ -4,7 +4,9 @@
  * clipping and AdamW on the GPU, warmup + cosine learning rate, exact resume.
  *
  * A step is one submit per micro-batch (the batch upload must land between them); the loss is
- * read back only when logged.
+ * read back only when logged. Data-parallel (`opts.comm`, see `ddp.ts`): the gradients are
+ * all-reduced between the last micro-step's backward and the optimizer, and rank 0 alone logs and
+ * writes files.
  *
  * @module
  */
@@ -33,7 +35,8 @@ export interface TrainOptions {
   /**
    * Data-parallel training over these ranks (see `src/train/ddp.ts`): every rank calls
    * `train` with the same settings; rank 0 alone prints, logs and writes files. Absent, or a
-   * single-process communicator: one process, as train.py without torchrun.
+   * single-process communicator: one process, as train.py without torchrun. On ranks other
+   * than 0 the result's `lastLoss` is NaN (they read no loss back).
    */
   comm?: Communicator;
 }
