@@ -98,6 +98,9 @@ export async function runProcess(
       OMPI_ALLOW_RUN_AS_ROOT: "1",
       OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1",
       BABYLLAMA_TEST_TAG: tag,
+      // Containers often forbid the cross-process memory reads of Open MPI's shared-memory
+      // transport (CMA); plain copies work everywhere.
+      OMPI_MCA_btl_vader_single_copy_mechanism: "none",
       ...opts.env,
     },
   }).spawn();
