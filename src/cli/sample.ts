@@ -79,12 +79,7 @@ export const sampleCommand: Command = {
       throw new UsageError(`--seed must be an integer in 0..2^32-1, got ${seed}`);
     }
     const { config, params } = await loadModel(v.model as string);
-    let tok: Tokenizer;
-    try {
-      tok = await Tokenizer.load(v.tokenizer as string);
-    } catch (e) {
-      throw new Error(`Cannot load tokenizer ${v.tokenizer}: ${(e as Error).message}`);
-    }
+    const tok = await Tokenizer.load(v.tokenizer as string);
     if (tok.vocabSize < config.vocab_size) {
       throw new RangeError(
         `Cannot sample: the tokenizer has ${tok.vocabSize} pieces, the model ${config.vocab_size}`,

@@ -94,6 +94,18 @@ export class Tokenizer {
   private constructor(model: ModelProto) {
     this.model = model;
     const ts = model.trainerSpec ?? {}, ns = model.normalizerSpec ?? {};
+    if (model.pieces.length === 0) {
+      throw new SyntaxError(
+        "Cannot create tokenizer: the model has no pieces (the file is empty or truncated)",
+      );
+    }
+    if (Object.keys(ts).length === 0) {
+      // SentencePiece always writes trainer_spec after the pieces: a file cut short loses it.
+      throw new SyntaxError(
+        `Cannot create tokenizer: the model ends after ${model.pieces.length} pieces without ` +
+          "its trainer_spec (the file is truncated)",
+      );
+    }
     const type = ts.modelType ?? TRAINER_SPEC_DEFAULTS.modelType;
     if (type !== ModelType.BPE) {
       throw new RangeError(
@@ -110,7 +122,6 @@ export class Tokenizer {
       );
     }
     const n = model.pieces.length;
-    if (n === 0) throw new SyntaxError("Cannot create tokenizer: the model has no pieces");
     this.vocabSize = n;
     this.#pieces = new Array(n);
     this.#types = new Uint8Array(n);
@@ -261,12 +272,24 @@ export class Tokenizer {
   /**
    * Loads a SentencePiece `.model` or a llama2.c `.bin` (chosen by extension; other names are
    * sniffed: a `.model` starts with the protobuf tag byte 0x0A).
+   *
+   * @throws {Error} (its class kept: SyntaxError for a malformed file, the OS error when it
+   *   cannot be read) with a one-line message naming `path`
    */
   static async load(path: string): Promise<Tokenizer> {
-    const bytes = await Deno.readFile(path);
-    const isBin = path.endsWith(".bin") ||
-      (!path.endsWith(".model") && bytes.length > 0 && bytes[0] !== 0x0a);
-    return isBin ? Tokenizer.fromLlama2cBin(bytes) : Tokenizer.fromModelProto(bytes);
+    try {
+      const bytes = await Deno.readFile(path);
+      const isBin = path.endsWith(".bin") ||
+        (!path.endsWith(".model") && bytes.length > 0 && bytes[0] !== 0x0a);
+      return isBin ? Tokenizer.fromLlama2cBin(bytes) : Tokenizer.fromModelProto(bytes);
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      let why = e.message.split("\n")[0].replace(/^Cannot [^:]*: /, "");
+      if (e instanceof Deno.errors.NotFound) why = "it does not exist";
+      else if (e instanceof Deno.errors.IsADirectory) why = "it is a directory";
+      e.message = `Cannot load tokenizer ${path}: ${why}`;
+      throw e;
+    }
   }
 
   /** The piece text of an id (spaces as U+2581). */

@@ -172,3 +172,36 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "an empty or truncated .model says so and names the file (not 'model type UNIGRAM')",
+  ignore: modelPath === null,
+  async fn() {
+    const bytes = await Deno.readFile(modelPath!);
+    const dir = await Deno.makeTempDir();
+    try {
+      // 100000 bytes ends exactly between two pieces: the parse succeeds without trainer_spec
+      const cases: [number, RegExp][] = [
+        [0, /has no pieces \(the file is empty or truncated\)/],
+        [100000, /ends after \d+ pieces without its trainer_spec \(the file is truncated\)/],
+        [1000, /runs past the end/],
+      ];
+      for (const [n, want] of cases) {
+        const p = join(dir, `cut${n}.model`);
+        await Deno.writeFile(p, bytes.subarray(0, n));
+        await assert.rejects(Tokenizer.load(p), (e: Error) => {
+          assert.match(e.message, want);
+          assert.ok(e.message.startsWith(`Cannot load tokenizer ${p}: `), e.message);
+          assert.doesNotMatch(e.message, /UNIGRAM/);
+          return true;
+        });
+      }
+      await assert.rejects(
+        Tokenizer.load(join(dir, "nope.model")),
+        /nope\.model: it does not exist/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
