@@ -206,7 +206,8 @@ export class Tokenizer {
    * A tokenizer from llama2.c's `tokenizer.bin` (int32 max_token_length, then per token a
    * float32 score, an int32 byte length and the UTF-8 bytes). Types are inferred as
    * llama2.c's export wrote them: `\n<s>\n` and `\n</s>\n` are the control pieces, `<unk>` the
-   * unknown piece, `<0xNN>` byte pieces, and a space stands for U+2581.
+   * unknown piece, `<0xNN>` byte pieces, and a space stands for U+2581. A file without those
+   * pieces gets run.c's fixed ids instead: BOS = 1, EOS = 2, unknown = 0.
    *
    * @param bytes the file's bytes
    * @param vocabSize number of tokens to read (default: every token up to the end of the file)
@@ -254,6 +255,16 @@ export class Tokenizer {
       } else s = s.replaceAll(" ", SPACE);
       pieces.push({ piece: s, score, type });
     }
+    // run.c assumes <unk> = 0, BOS = 1, EOS = 2 whatever the pieces say: do the same for a file
+    // without the control pieces (as long as those ids are ordinary pieces).
+    const assume = (id: number, type: PieceType): number => {
+      if (id >= pieces.length || pieces[id].type !== PieceType.NORMAL) return -1;
+      pieces[id] = { ...pieces[id], type };
+      return id;
+    };
+    if (bosId < 0) bosId = assume(1, PieceType.CONTROL);
+    if (eosId < 0) eosId = assume(2, PieceType.CONTROL);
+    if (unkId < 0) unkId = assume(0, PieceType.UNKNOWN);
     return new Tokenizer({
       pieces,
       trainerSpec: {
@@ -264,6 +275,8 @@ export class Tokenizer {
         bosId,
         eosId,
         padId: -1,
+        ...(bosId >= 0 ? { bosPiece: pieces[bosId].piece } : {}),
+        ...(eosId >= 0 ? { eosPiece: pieces[eosId].piece } : {}),
       },
       normalizerSpec: { name: "identity", addDummyPrefix: true, removeExtraWhitespaces: false },
     });

@@ -205,3 +205,26 @@ Deno.test({
     }
   },
 });
+
+Deno.test("fromLlama2cBin without <unk>/<s>/</s> pieces uses run.c's ids 0, 1, 2", () => {
+  const enc = new TextEncoder();
+  const pieces = ["a", "b", "c", " ", "x", " x"];
+  const toks = pieces.map((p) => enc.encode(p));
+  const bytes = new Uint8Array(4 + toks.reduce((n, t) => n + 8 + t.length, 0));
+  const dv = new DataView(bytes.buffer);
+  dv.setInt32(0, 2, true);
+  let at = 4;
+  toks.forEach((t, i) => {
+    dv.setFloat32(at, -i, true);
+    dv.setInt32(at + 4, t.length, true);
+    bytes.set(t, at + 8);
+    at += 8 + t.length;
+  });
+  const tok = Tokenizer.fromLlama2cBin(bytes);
+  assert.equal(tok.unkId, 0);
+  assert.equal(tok.bosId, 1);
+  assert.equal(tok.eosId, 2);
+  assert.deepEqual(tok.encode("x", { bos: true, eos: true }), [1, 5, 2]);
+  // run.c strips the space of the first piece after BOS
+  assert.equal(tok.decodePiece(1, 5), "x");
+});
