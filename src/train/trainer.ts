@@ -16,6 +16,7 @@ import { initParams } from "../model/init.ts";
 import { hash32 } from "../model/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
 import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { lockOutDir } from "../io/lock.ts";
 import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
@@ -61,6 +62,7 @@ export async function train(
   opts: TrainOptions = {},
 ): Promise<TrainResult> {
   const print = opts.print ?? ((s: string) => console.log(s));
+  await using _lock = await lockOutDir(cfg.out_dir, { print });
   const B = cfg.batch_size, T = cfg.max_seq_len, accum = cfg.gradient_accumulation_steps;
   let config: ModelConfig = modelConfigFromTrain(cfg);
   let iter = 0;
