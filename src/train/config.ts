@@ -75,9 +75,17 @@ export interface TrainConfig {
   peak_flops: number;
   /** Print adapter details and timing on stderr. */
   device_verbose: boolean;
+  /**
+   * A step whose loss or gradient norm is NaN or infinite: `stop` the run (exit 1, nothing
+   * saved), or `skip` its update and go on (giving up after {@link MAX_NAN_SKIPS} in a row).
+   */
+  on_nan: "stop" | "skip";
 }
 
-/** train.py's defaults (plus `peak_flops` 1e12 and `device_verbose` false). */
+/** Consecutive skipped steps `--on-nan skip` tolerates; one more stops the run. */
+export const MAX_NAN_SKIPS = 10;
+
+/** train.py's defaults (plus `peak_flops` 1e12, `device_verbose` false, `on_nan` stop). */
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   batch_size: 128,
   max_seq_len: 256,
@@ -109,6 +117,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   data_dir: "data",
   peak_flops: 1e12,
   device_verbose: false,
+  on_nan: "stop",
 });
 
 const _HELP: Record<keyof TrainConfig, string> = {
@@ -142,11 +151,14 @@ const _HELP: Record<keyof TrainConfig, string> = {
   data_dir: "directory with TinyStories_all_data/ or tok{N}/ shards",
   peak_flops: "adapter peak FLOP/s, the denominator of MFU",
   device_verbose: "print adapter details and timings on stderr",
+  on_nan:
+    `non-finite loss or gradients: stop, or skip the update (at most ${MAX_NAN_SKIPS} in a row)`,
 };
 
 const _CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   vocab_source: ["llama2", "custom"],
   init_from: ["scratch", "resume"],
+  on_nan: ["stop", "skip"],
 };
 
 const _kebab = (k: string) => k.replaceAll("_", "-");

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { readF32 } from "../gpu/buffers.ts";
 import { Model } from "../model/model.ts";
@@ -106,7 +107,10 @@ export async function train(
       } (${accum} x ${B} x ${T}); adapter ${gpu.description}`,
   );
   if (resumed) {
-    print(`resumed from ${cfg.out_dir} at iter ${iter} (best val loss ${bestValLoss.toFixed(4)})`);
+    print(
+      `resumed from ${join(cfg.out_dir, resumed.tensorsFile)} (generation ${resumed.generation}) ` +
+        `at iter ${iter} (best val loss ${bestValLoss.toFixed(4)})`,
+    );
   }
 
   await using log = await TrainLog.open(cfg.out_dir, resumed ? { resumeIter: iter } : {});
