@@ -22,7 +22,8 @@ export const trainCommand: Command = {
     const onSigint = () => {
       if (abort.signal.aborted) Deno.exit(130);
       console.error(
-        "\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit now)",
+        "\ninterrupt: finishing this step (or this eval batch) and saving a checkpoint " +
+          "(Ctrl-C again to quit now)",
       );
       abort.abort();
     };

@@ -22,6 +22,7 @@ import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
 import { AdamW } from "./optimizer.ts";
+import { NanGuard } from "./nan_guard.ts";
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -91,7 +92,7 @@ export async function train(
     beta2: cfg.beta2,
     eps: 1e-8,
     grad_clip: cfg.grad_clip,
-  });
+  }, { loss: model.loss });
   await opt.plan.check();
   if (resumed) {
     model.setParams(resumed.params);
@@ -115,8 +116,15 @@ export async function train(
 
   await using log = await TrainLog.open(cfg.out_dir, resumed ? { resumeIter: iter } : {});
   const batch = { x: new Uint32Array(B * T), y: new Int32Array(B * T) };
+  const nan = new NanGuard(cfg.on_nan, iter, print);
+  let savedIter = resumed ? iter : -1;
+  const kept = () =>
+    savedIter >= 0
+      ? `${cfg.out_dir} keeps the checkpoint of iter ${savedIter}`
+      : "no checkpoint was saved";
 
   const saveState = async () => {
+    await nan.checkNow(opt, kept());
     const { m, v } = await opt.readState();
     await saveCheckpoint(cfg.out_dir, {
       config,
@@ -128,15 +136,21 @@ export async function train(
       adamM: m,
       adamV: v,
     });
+    savedIter = iter;
   };
 
-  const estimateLoss = async (): Promise<Record<Split, number>> => {
+  /** Mean losses, or null when Ctrl-C came (checked at every batch boundary). */
+  const estimateLoss = async (): Promise<Record<Split, number> | null> => {
     const saved = dataset.rngState();
     const out = { train: 0, val: 0 };
     for (const split of ["train", "val"] as const) {
       dataset.reseed(split, cfg.seed + EVAL_SEED_OFFSET);
       let sum = 0;
       for (let k = 0; k < cfg.eval_iters; k++) {
+        if (opts.signal?.aborted) {
+          dataset.setRngState(saved);
+          return null;
+        }
         dataset.nextBatch(split, B, T, batch);
         model.setBatch(batch.x, batch.y);
         model.forwardPlan.submit();
@@ -158,11 +172,18 @@ export async function train(
     const lr = getLr(iter, cfg);
     if (iter % cfg.eval_interval === 0) {
       const losses = await estimateLoss();
+      if (losses === null) {
+        interrupted = true;
+        print(_evalInterrupted(iter, localIter > 0, cfg.out_dir));
+        if (localIter > 0) await saveState();
+        break;
+      }
       print(
         `step ${iter}: train loss ${losses.train.toFixed(4)}, val loss ${losses.val.toFixed(4)}`,
       );
       await log.eval({ iter, train_loss: losses.train, val_loss: losses.val, lr });
-      if (losses.val < bestValLoss || cfg.always_save_checkpoint) {
+      const finite = nan.checkEval(iter, losses.train, losses.val, kept());
+      if (finite && (losses.val < bestValLoss || cfg.always_save_checkpoint)) {
         bestValLoss = Math.min(bestValLoss, losses.val);
         if (iter > 0) {
           print(`saving checkpoint to ${cfg.out_dir}`);
@@ -192,7 +213,7 @@ export async function train(
 
     sinceLog++;
     if (iter % cfg.log_interval === 0) {
-      lastLoss = await model.readLoss();
+      lastLoss = (await nan.checkNow(opt, kept())).loss;
       const t1 = performance.now();
       const dt = (t1 - t0) / 1000 / sinceLog;
       t0 = t1;
@@ -227,8 +248,14 @@ export async function train(
       break;
     }
   }
-  await gpu.device.queue.onSubmittedWorkDone();
+  await nan.checkNow(opt, kept());
   return { iter, bestValLoss, lastLoss, interrupted };
+}
+
+function _evalInterrupted(iter: number, trained: boolean, outDir: string): string {
+  return trained
+    ? `interrupted: stopped the eval at iter ${iter}; saving the last trained state (iter ${iter}) to ${outDir}`
+    : `interrupted: stopped the eval at iter ${iter}; no step trained in this run, nothing to save`;
 }
 
 function _openDataset(cfg: TrainConfig): PretokDataset {

@@ -104,3 +104,14 @@ Deno.test("train refuses an out dir held by another live process, in one line", 
     );
   });
 });
+
+Deno.test("Deno.exit (a second Ctrl-C) still removes the lock file", async () => {
+  await withDir(async (dir) => {
+    const code = `import { lockOutDir } from ${
+      JSON.stringify(new URL("../../src/io/lock.ts", import.meta.url).href)
+    }; await lockOutDir(${JSON.stringify(dir)}); Deno.exit(130);`;
+    const r = await new Deno.Command(Deno.execPath(), { args: ["eval", code] }).output();
+    assert.equal(r.code, 130);
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  });
+});
