@@ -163,3 +163,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "sample checks the tokenizer against the model's vocab: error for wrong ids, else a warning",
+  ignore: stories === null || tokenizerBin === null,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const base = ["--model", stories!, "--temperature", "0", "--steps", "8"];
+      // 32000 pieces for a 512-vocab model, no prompt: run.c would proceed, so a warning
+      const warn = await runCli([...base, "--tokenizer", tokenizerBin!]);
+      assert.equal(warn.code, 0, warn.stderr);
+      assert.ok(
+        warn.stderr.includes(
+          `warning: the tokenizer ${tokenizerBin} has 32000 pieces but the model's vocab is 512`,
+        ),
+        warn.stderr,
+      );
+      // a prompt that encodes to ids the model does not have: error, one line
+      const prompt = await runCli([...base, "--tokenizer", tokenizerBin!, "--prompt", "Once upon"]);
+      assert.equal(prompt.code, 1, prompt.stderr);
+      assert.match(
+        prompt.stderr.trim(),
+        /^error: Cannot sample: the prompt encodes to id \d+, outside the model's vocab of 512: the tokenizer .* \(32000 pieces\) is not the model's$/,
+      );
+      // fewer pieces than the vocab: the model can sample ids without a piece
+      const small = join(dir, "tok100.bin");
+      await Deno.writeFile(small, idTokenizer(100));
+      const few = await runCli([...base, "--tokenizer", small]);
+      assert.equal(few.code, 1, few.stderr);
+      assert.match(
+        few.stderr.trim(),
+        /^error: Cannot sample: the tokenizer .* has 100 pieces but the model's vocab is 512/,
+      );
+      // the matching tokenizer: no warning
+      const ok = join(dir, "tok512.bin");
+      await Deno.writeFile(ok, idTokenizer(512));
+      const good = await runCli([...base, "--tokenizer", ok]);
+      assert.equal(good.code, 0, good.stderr);
+      assert.doesNotMatch(good.stderr, /warning/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
