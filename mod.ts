@@ -44,6 +44,8 @@ export {
 // Model
 export { defaultHiddenDim, type ModelConfig, modelConfig } from "./src/model/config.ts";
 export {
+  firstNonFinite,
+  type NonFinite,
   type TensorEntry,
   type TensorName,
   type TensorTable,
@@ -65,6 +67,7 @@ export {
 export { type FlagSpec, type FlagSpecs, type FlagValues } from "./src/cli/args.ts";
 export { estimateMfu, getLr, type LrSettings } from "./src/train/schedule.ts";
 export { AdamW, type AdamWConfig } from "./src/train/optimizer.ts";
+export { type StepStatus } from "./src/ops/adamw.ts";
 export {
   type BatchBuffers,
   type DatasetRngState,
@@ -135,5 +138,7 @@ export {
   type LoadedCheckpoint,
   saveCheckpoint,
   type SaveOptions,
+  type SaveResult,
 } from "./src/io/checkpoint.ts";
+export { type LockInfo, type LockOptions, lockOutDir, type OutDirLock } from "./src/io/lock.ts";
 export { type HfExportOptions, writeHfModel } from "./src/io/hf.ts";
