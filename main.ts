@@ -56,12 +56,12 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { values, positionals, help } = parseCommand(cmd.flags, rest);
+    const { values, positionals, help, given } = parseCommand(cmd.flags, rest);
     if (help) {
       console.log(commandHelp(cmd));
       return 0;
     }
-    return (await cmd.run(values, positionals)) ?? 0;
+    return (await cmd.run(values, positionals, given)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`error: ${e.message} (see: babyllama ${cmd.name} --help)`);

@@ -1,6 +1,6 @@
 """PyTorch reference for babyllama: llama2.c's model.py Transformer written out functionally
 (float32; torch 1.13, so attention is written by hand), the counter-based RNG of
-src/model/rng.ts and the initialisation of src/model/init.ts, vectorised, and loaders from
+src/util/rng.ts and the initialisation of src/model/init.ts, vectorised, and loaders from
 our flat parameter layout (src/model/tensors.ts) and from llama2.c legacy v0 / version 1 files.
 
 Parameters are a dict {name: tensor} with llama2.c names; per-layer tensors are stacked over
@@ -108,7 +108,7 @@ def tensor_table(cfg):
 
 
 # ----------------------------------------------------------------------------------------------
-# counter-based RNG (src/model/rng.ts), vectorised over int64 tensors holding uint32 values
+# counter-based RNG (src/util/rng.ts), vectorised over int64 tensors holding uint32 values
 
 def _mul32(x, c):
     """(x * c) mod 2^32 for uint32 x (int64 tensor) and a uint32 constant, without overflow."""

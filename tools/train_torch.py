@@ -8,7 +8,7 @@ What is ported, and from where
 ------------------------------
 * Model and initial weights: tools/torch_model.py (functional llama2.c model.py in float32;
   init_params is bit-identical to src/model/init.ts's initParams for the same seed).
-* Batches: src/data/dataset.ts's PretokDataset and src/train/random.ts's Xoshiro128, exactly:
+* Batches: src/data/dataset.ts's PretokDataset and src/util/rng.ts's Xoshiro128, exactly:
   shards are DATA_DIR/TinyStories_all_data/*.bin (llama2) or DATA_DIR/tok{N}/*.bin (custom),
   sorted by name, memory-mapped uint16; shard 0 is val, the rest train (one shard serves both).
   Each split has its own xoshiro128** stream, fromSeed(seed, 0) for train and
@@ -59,7 +59,7 @@ M32 = 0xFFFFFFFF
 EVAL_SEED_OFFSET = 0x5EED  # src/train/trainer.ts
 
 # ----------------------------------------------------------------------------------------------
-# xoshiro128** seeded through splitmix32 (src/train/random.ts)
+# xoshiro128** seeded through splitmix32 (src/util/rng.ts)
 
 
 def _imul(a, b):
@@ -79,7 +79,7 @@ def _splitmix32(state):
 
 
 class Xoshiro128:
-    """src/train/random.ts's Xoshiro128: same seeding, same stream, same nextInt."""
+    """src/util/rng.ts's Xoshiro128: same seeding, same stream, same nextInt."""
 
     def __init__(self, s):
         self.s = [v & M32 for v in s]

@@ -7,35 +7,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import {
+  coerceFlag,
+  type FlagSpec,
+  type FlagSpecs,
+  type FlagValues,
+  UsageError,
+} from "../util/flags.ts";
 
-/** A wrong command line: the CLI prints the message as one line and exits with code 2. */
-export class UsageError extends Error {
-  /** @param message what is wrong, one line */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-/** One flag of a subcommand. */
-export interface FlagSpec {
-  /** `string`, `number`, `boolean` (`--x`, `--x=false`, `--no-x`) or a list of choices. */
-  type: "string" | "number" | "boolean" | readonly string[];
-  /** Default value shown in `--help`; `undefined` means optional with no default. */
-  default?: string | number | boolean;
-  /** One-line description for `--help`. */
-  help: string;
-  /** A required flag has no default and must be given. */
-  required?: boolean;
-  /** One-letter alias. */
-  short?: string;
-}
-
-/** The flags of a subcommand, keyed by kebab-case name. */
-export type FlagSpecs = Record<string, FlagSpec>;
-
-/** Parsed flag values keyed by kebab-case name. */
-export type FlagValues = Record<string, string | number | boolean | undefined>;
+// The flag plumbing lives in the leaf util/flags.ts (train/ uses it too); re-exported for commands.
+export { coerceFlag, type FlagSpec, type FlagSpecs, type FlagValues, UsageError };
 
 /** A subcommand of `main.ts`. */
 export interface Command {
@@ -47,8 +28,15 @@ export interface Command {
   usage: string;
   /** The flags. */
   flags: FlagSpecs;
-  /** Runs the command; resolves to the exit code (0 when void). */
-  run(values: FlagValues, positionals: string[]): Promise<number | void>;
+  /**
+   * Runs the command; resolves to the exit code (0 when void). `given` names the flags typed on
+   * the command line (the rest hold their defaults), as {@link parseCommand} returns it.
+   */
+  run(
+    values: FlagValues,
+    positionals: string[],
+    given: ReadonlySet<string>,
+  ): Promise<number | void>;
 }
 
 /** Help text for one command, listing every flag with its default. */
@@ -89,8 +77,13 @@ function _flagLabel(name: string, s: FlagSpec): string {
  * @throws {UsageError} on an unknown flag, a missing value, a bad number or choice
  * @example
  * ```ts
- * const { values } = parseCommand({ "batch-size": { type: "number", default: 8, help: "rows" } }, ["--batch_size=4"]);
- * // values["batch-size"] === 4
+ * import assert from "node:assert/strict";
+ * import { parseCommand } from "./args.ts";
+ *
+ * const specs = { "batch-size": { type: "number", default: 8, help: "rows" } } as const;
+ * const { values, given } = parseCommand(specs, ["--batch_size=4"]);
+ * assert.equal(values["batch-size"], 4);
+ * assert.ok(given.has("batch-size"));
  * ```
  */
 export function parseCommand(
@@ -142,11 +135,8 @@ export function parseCommand(
       }
     }
   }
-  _GIVEN.set(values, given);
   return { values, positionals: parsed.positionals, help: Boolean(raw.help), given };
 }
-
-const _GIVEN = new WeakMap<FlagValues, Set<string>>();
 
 /** A negative number as its own argument: `-1`, `-0.5`, `-.5`, `-1e-3`, `-Infinity`. */
 const _NEGATIVE = /^-(?:\d|\.\d|Infinity$)/;
@@ -172,53 +162,6 @@ function _joinNegativeValues(specs: FlagSpecs, argv: readonly string[]): string[
     } else out.push(a);
   }
   return out;
-}
-
-/**
- * The flags given explicitly on the command line for `values` returned by
- * {@link parseCommand} (so a config file can supply the rest), or `undefined` for values that
- * did not come from it.
- *
- * @example
- * ```ts
- * const { values } = parseCommand({ seed: { type: "number", default: 1, help: "seed" } }, []);
- * givenFlags(values)?.has("seed"); // false
- * ```
- */
-export function givenFlags(values: FlagValues): ReadonlySet<string> | undefined {
-  return _GIVEN.get(values);
-}
-
-/**
- * Converts one raw flag value (from argv or a JSON config) to the flag's type.
- *
- * @throws {UsageError} when the value does not fit the flag's type
- */
-export function coerceFlag(name: string, s: FlagSpec, v: unknown): string | number | boolean {
-  if (s.type === "boolean") {
-    if (typeof v === "boolean") return v;
-    if (v === "true" || v === "True") return true;
-    if (v === "false" || v === "False") return false;
-    throw new UsageError(`--${name} must be true or false, got ${JSON.stringify(v)}`);
-  }
-  if (s.type === "number") {
-    const n = typeof v === "number"
-      ? v
-      : typeof v === "string" && v.trim() !== ""
-      ? Number(v)
-      : NaN;
-    if (!Number.isFinite(n)) {
-      throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
-    }
-    return n;
-  }
-  if (typeof v !== "string") {
-    throw new UsageError(`--${name} must be a string, got ${JSON.stringify(v)}`);
-  }
-  if (Array.isArray(s.type) && !s.type.includes(v)) {
-    throw new UsageError(`--${name} must be one of ${s.type.join(", ")}, got ${JSON.stringify(v)}`);
-  }
-  return v;
 }
 
 function _cleanParseError(msg: string): string {

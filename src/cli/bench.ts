@@ -8,9 +8,9 @@ import { type Command, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { modelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
-import { bitsAt } from "../model/rng.ts";
+import { bitsAt } from "../util/rng.ts";
 
-/** The `bench` subcommand: prints one JSON line with ms per step and tokens/s. */
+/** The `bench` subcommand: prints one JSON line with ms per step, tokens/s and dispatches. */
 export const benchCommand: Command = {
   name: "bench",
   summary: "time forward+backward of a model shape (JSON on stdout)",
@@ -76,6 +76,7 @@ export const benchCommand: Command = {
       ms_all: times.map(Math.round),
       tokens_per_s: Math.round(N / (ms / 1000)),
       gpu_mb: Math.round(model.bytes / 2 ** 20),
+      dispatches_per_step: training ? model.dispatches.train : model.dispatches.forward,
     }));
   },
 };

@@ -5,17 +5,27 @@
  * @module
  */
 import { type Command, UsageError } from "./args.ts";
-import { encodeLlama2cV2, encodeTokenizerBin, type ExportFormat } from "../io/export.ts";
+import { encodeTokenizerBin } from "../data/tokenizer_bin.ts";
 import { writeHfModel } from "../io/hf.ts";
-import { encodeLlama2cV0, encodeLlama2cV1, writeLlama2cFile } from "../io/llama2c.ts";
+import {
+  encodeLlama2cV0,
+  encodeLlama2cV1,
+  encodeLlama2cV2,
+  writeLlama2cFile,
+} from "../io/llama2c.ts";
 import { loadModel } from "../io/model_file.ts";
 import { parseModelProto } from "../data/sentencepiece_model.ts";
+
+/** Output formats of `export`: llama2.c's versions 0, 1, 2 and a Hugging Face directory. */
+export type ExportFormat = "v0" | "v1" | "v2" | "hf";
 
 /**
  * Exports a model to `out` in `format`; returns a one-line summary.
  *
  * @example
  * ```ts
+ * import { exportModel } from "./export.ts";
+ *
  * console.log(await exportModel("out", "v2", "out/model_q80.bin"));
  * ```
  */

@@ -15,8 +15,8 @@ export const trainCommand: Command = {
   usage:
     "[--config FILE.json] [--batch-size 128] [--max-iters 100000] ... (--batch_size=8 also works)",
   flags: TRAIN_FLAGS,
-  async run(values) {
-    const cfg = trainConfigFromFlags(values);
+  async run(values, _positionals, given) {
+    const cfg = trainConfigFromFlags(values, undefined, given);
     using gpu = await acquireGpu({ verbose: cfg.device_verbose });
     const abort = new AbortController();
     const onSigint = () => {

@@ -107,6 +107,8 @@ export function checkHttpUrl(url: string): string {
  * @throws {Error} on an HTTP error status, or when the connection keeps failing
  * @example
  * ```ts
+ * import { downloadTinyStories } from "./download.ts";
+ *
  * const r = await downloadTinyStories({ dataDir: "data" });
  * console.log(`${r.written.length} shards in ${r.dir}`);
  * ```

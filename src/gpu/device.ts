@@ -100,6 +100,8 @@ export class Gpu implements Disposable {
  * @throws {NoAdapterError} when WebGPU or an adapter is missing, or its limits are too small
  * @example
  * ```ts
+ * import { acquireGpu } from "./device.ts";
+ *
  * using gpu = await acquireGpu({ verbose: true });
  * console.log(gpu.description);
  * ```

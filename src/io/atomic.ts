@@ -16,6 +16,8 @@ import { dirname, join } from "node:path";
  *   the temporary file; the temporary file is removed
  * @example
  * ```ts
+ * import { writeFileAtomic } from "./atomic.ts";
+ *
  * await writeFileAtomic("out/model.bin", new Uint8Array(16));
  * ```
  */

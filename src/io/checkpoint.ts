@@ -20,10 +20,13 @@
  * generations (`ckpt.safetensors` + `ckpt.json`) load as they are; their next save moves them to
  * generation names. Non-finite weights are never saved and never loaded.
  *
+ * The checkpoint takes plain data: the run's settings are any JSON object (the trainer stores
+ * its `TrainConfig` and passes `validateTrainConfig` to {@link loadCheckpoint} to check them),
+ * and the sampler state is the generators' four-word states.
+ *
  * @module
  */
 import { join } from "node:path";
-import type { DatasetRngState } from "../data/dataset.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 import {
   firstNonFinite,
@@ -31,8 +34,7 @@ import {
   type TensorTable,
   tensorTable,
 } from "../model/tensors.ts";
-import { TRAIN_DEFAULTS, type TrainConfig, validateTrainConfig } from "../train/config.ts";
-import { Xoshiro128 } from "../train/random.ts";
+import { Xoshiro128 } from "../util/rng.ts";
 import { encodeLlama2cV0, writeLlama2cFile } from "./llama2c.ts";
 import { encodeSafetensors, readSafetensors, type SafeTensorInput } from "./safetensors.ts";
 import { writeFileAtomic } from "./atomic.ts";
@@ -58,18 +60,30 @@ export const CHECKPOINT_FILES = {
   modelBin: "model.bin",
 } as const;
 
-/** Everything saved in a checkpoint. Flat arrays use the {@link tensorTable} layout. */
-export interface CheckpointState {
+/** The batch sampler's generator states (`Xoshiro128.state()` of each split). */
+export interface CheckpointRngState {
+  /** State of the training split's generator: four uint32 numbers. */
+  train: number[];
+  /** State of the validation split's generator: four uint32 numbers. */
+  val: number[];
+}
+
+/**
+ * Everything saved in a checkpoint. Flat arrays use the {@link tensorTable} layout.
+ *
+ * @typeParam T the run's settings, saved as JSON (the trainer's `TrainConfig`)
+ */
+export interface CheckpointState<T extends object = Record<string, unknown>> {
   /** The model's shape. */
   config: ModelConfig;
-  /** The run's settings. */
-  trainConfig: TrainConfig;
+  /** The run's settings (a JSON object). */
+  trainConfig: T;
   /** Optimizer steps done (train.py's iter_num). */
   iter: number;
   /** Best validation loss so far (Infinity before the first eval). */
   bestValLoss: number;
   /** The batch sampler's generator state. */
-  rngState: DatasetRngState;
+  rngState: CheckpointRngState;
   /** Parameters, flat. */
   params: Float32Array;
   /** AdamW first moment, flat. */
@@ -79,7 +93,8 @@ export interface CheckpointState {
 }
 
 /** What {@link loadCheckpoint} returns: the state with arrays it owns. */
-export interface LoadedCheckpoint extends CheckpointState {
+export interface LoadedCheckpoint<T extends object = Record<string, unknown>>
+  extends CheckpointState<T> {
   /** The tensors file ckpt.json names (`ckpt-000003.safetensors`, or `ckpt.safetensors`). */
   tensorsFile: string;
   /** Its generation (0 for `ckpt.safetensors`). */
@@ -108,6 +123,15 @@ export interface SaveResult {
   removed: string[];
 }
 
+/** Options of {@link loadCheckpoint}. */
+export interface LoadOptions<T extends object> {
+  /**
+   * Checks and types the saved settings (the trainer passes `validateTrainConfig`); what it
+   * throws becomes the one-line `train_config: ...` error. Without it any JSON object is taken.
+   */
+  trainConfig?: (raw: Record<string, unknown>) => T;
+}
+
 /** The three tensor groups and their name prefixes. */
 const _GROUPS = [["params", "model"], ["adamM", "adam_m"], ["adamV", "adam_v"]] as const;
 
@@ -120,7 +144,7 @@ export function checkpointTensorNames(e: TensorEntry): string[] {
   return Array.from({ length: e.layers }, (_, l) => `layers.${l}.${e.name}`);
 }
 
-function _checkArrays(table: TensorTable, s: CheckpointState): void {
+function _checkArrays(table: TensorTable, s: CheckpointState<object>): void {
   for (const [key] of _GROUPS) {
     const a = s[key];
     if (!(a instanceof Float32Array) || a.length !== table.size) {
@@ -155,7 +179,7 @@ async function _syncDir(dir: string): Promise<void> {
  *
  * @throws {TypeError} when an array does not have the tensor table's size
  */
-export function encodeCheckpointTensors(s: CheckpointState): Uint8Array<ArrayBuffer> {
+export function encodeCheckpointTensors(s: CheckpointState<object>): Uint8Array<ArrayBuffer> {
   const table = tensorTable(s.config);
   _checkArrays(table, s);
   const tensors: Record<string, SafeTensorInput> = {};
@@ -186,13 +210,29 @@ export function encodeCheckpointTensors(s: CheckpointState): Uint8Array<ArrayBuf
  * @throws {RangeError} when a parameter or moment is NaN or infinite (nothing is written)
  * @example
  * ```ts
- * await saveCheckpoint("out", { config, trainConfig, iter: 2000, bestValLoss: 2.1,
- *   rngState: dataset.rngState(), params, adamM, adamV });
+ * import { modelConfig } from "../model/config.ts";
+ * import { tensorTable } from "../model/tensors.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ *
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * const n = tensorTable(config).size;
+ * const [params, adamM, adamV] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+ * const rngState = { train: [1, 2, 3, 4], val: [5, 6, 7, 8] }; // PretokDataset.rngState()
+ * await saveCheckpoint("out", {
+ *   config,
+ *   trainConfig: { batch_size: 8 }, // the run's settings: any JSON object
+ *   iter: 2000,
+ *   bestValLoss: 2.1,
+ *   rngState,
+ *   params,
+ *   adamM,
+ *   adamV,
+ * });
  * ```
  */
 export async function saveCheckpoint(
   outDir: string,
-  s: CheckpointState,
+  s: CheckpointState<object>,
   opts: SaveOptions = {},
 ): Promise<SaveResult> {
   if (!Number.isSafeInteger(s.iter) || s.iter < 0) {
@@ -257,17 +297,24 @@ function _firstLine(e: unknown): string {
 /**
  * Loads and validates a checkpoint saved by {@link saveCheckpoint}.
  *
+ * @param outDir the run's directory
+ * @param opts `trainConfig`: the validator of the saved settings (default: any JSON object)
  * @throws {Error} when `outDir` has no ckpt.json
  * @throws {SyntaxError} (one line) for a malformed or mismatched checkpoint: unknown format or
  *   version, bad config or settings, a tensors file whose size or SHA-256 differs from what
  *   ckpt.json records (an interrupted save), missing, extra or misshapen tensors
  * @example
  * ```ts
- * const ckpt = await loadCheckpoint("out");
- * dataset.setRngState(ckpt.rngState);
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ *
+ * const ckpt = await loadCheckpoint("out"); // the trainer also passes validateTrainConfig
+ * console.log(ckpt.iter, ckpt.bestValLoss, ckpt.trainConfig);
  * ```
  */
-export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint<T extends object = Record<string, unknown>>(
+  outDir: string,
+  opts: LoadOptions<T> = {},
+): Promise<LoadedCheckpoint<T>> {
   const jsonPath = join(outDir, CHECKPOINT_FILES.json);
   let text: string;
   try {
@@ -300,25 +347,23 @@ export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> 
   if (bvl !== null && typeof bvl !== "number") {
     _bad(outDir, `best_val_loss ${JSON.stringify(bvl)} is not a number`);
   }
-  let config: ModelConfig, trainConfig: TrainConfig;
+  let config: ModelConfig, trainConfig: T;
   try {
     config = modelConfig(j.model_config as Partial<ModelConfig>);
   } catch (e) {
     _bad(outDir, `model_config: ${_firstLine(e)}`);
   }
-  if (j.train_config === null || typeof j.train_config !== "object") {
-    _bad(outDir, "train_config is not an object");
+  const tc = j.train_config;
+  if (tc === null || typeof tc !== "object" || Array.isArray(tc)) {
+    _bad(outDir, `train_config: ${JSON.stringify(tc)} is not a JSON object`);
   }
   try {
-    // settings added after a checkpoint was written take their defaults
-    trainConfig = validateTrainConfig({
-      ...TRAIN_DEFAULTS,
-      ...(j.train_config as Record<string, unknown>),
-    });
+    const raw = tc as Record<string, unknown>;
+    trainConfig = opts.trainConfig ? opts.trainConfig(raw) : raw as T;
   } catch (e) {
     _bad(outDir, `train_config: ${_firstLine(e)}`);
   }
-  const rs = j.rng_state as DatasetRngState;
+  const rs = j.rng_state as CheckpointRngState;
   try {
     Xoshiro128.fromState(rs?.train);
     Xoshiro128.fromState(rs?.val);

@@ -20,7 +20,10 @@ import { readLlama2cFile } from "./llama2c.ts";
  * @throws {RangeError} when a weight is NaN or infinite (naming the tensor)
  * @example
  * ```ts
+ * import { loadModel } from "./model_file.ts";
+ *
  * const { config, params } = await loadModel("out"); // or "stories260K.bin"
+ * console.log(config.dim, params.length);
  * ```
  */
 export async function loadModel(

@@ -43,6 +43,13 @@ export function tokensFromBytes(bytes: Uint8Array): Uint16Array {
  *   id >= vocab_size
  * @example
  * ```ts
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { readLlama2cFile } from "../io/llama2c.ts";
+ * import { evaluateTokens, tokensFromBytes } from "./evaluate.ts";
+ *
+ * using gpu = await acquireGpu();
+ * const ckpt = await readLlama2cFile("stories260K.bin");
+ * const tokens = tokensFromBytes(await Deno.readFile("tokens.bin"));
  * const { loss } = await evaluateTokens(gpu, ckpt.config, ckpt.params, tokens, 64, 8);
  * ```
  */

@@ -67,8 +67,12 @@ const _round = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { tensorTable } from "./tensors.ts";
+ *
  * const t = tensorTable(modelConfig());
- * t.numParams; // 15191712 for the 288/6/6/32000 model
+ * assert.equal(t.numParams, 15191712); // the 288/6/6/32000 model
  * ```
  */
 export function tensorTable(cfg: ModelConfig): TensorTable {
@@ -147,8 +151,16 @@ export interface NonFinite {
  * @returns where it is, or `null` when every element is finite
  * @example
  * ```ts
- * const bad = firstNonFinite(tensorTable(config), params);
- * if (bad) throw new RangeError(`tensor ${bad.tensor} holds ${bad.value}`);
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { firstNonFinite, tensorTable } from "./tensors.ts";
+ *
+ * const table = tensorTable(modelConfig({ dim: 16, n_layers: 2, n_heads: 2, vocab_size: 32 }));
+ * const params = new Float32Array(table.size);
+ * assert.equal(firstNonFinite(table, params), null);
+ * const wq = table.byName.get("wq")!;
+ * params[wq.offset + wq.layerStride + 5] = NaN; // layer 1
+ * assert.deepEqual(firstNonFinite(table, params), { tensor: "layers.1.wq", index: 5, value: NaN });
  * ```
  */
 export function firstNonFinite(table: TensorTable, flat: Float32Array): NonFinite | null {

@@ -73,8 +73,15 @@ export interface StepStatus {
  *
  * @example
  * ```ts
- * const st = decodeStepStatus(await readback.read());
- * if (st.bad > 0) console.log(`first bad step: ${st.first}`);
+ * import assert from "node:assert/strict";
+ * import { decodeStepStatus, STEP_STATUS_BYTES } from "./adamw.ts";
+ *
+ * const bytes = new ArrayBuffer(STEP_STATUS_BYTES); // as read back from the status buffer
+ * new Uint32Array(bytes).set([7, 1, 0, 3, 3]); // 7 steps, step 3 skipped
+ * new Float32Array(bytes).set([2.5, 0.8, NaN, NaN], 5);
+ * const st = decodeStepStatus(bytes);
+ * assert.equal(st.first, 3);
+ * assert.ok(Number.isNaN(st.firstNorm));
  * ```
  */
 export function decodeStepStatus(bytes: ArrayBuffer): StepStatus {
@@ -102,7 +109,14 @@ export function decodeStepStatus(bytes: ArrayBuffer): StepStatus {
  *   micro-batch loss), status [{@link STEP_STATUS_BYTES} bytes] (zero it once; updated)
  * @example
  * ```ts
- * stepGuard(plan, { gnorm, loss: model.loss, status });
+ * import { stepGuard } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the guard between globalNorm and the adamwUpdate calls.
+ * function record(plan: Plan, { gnorm, loss, status }: Record<string, BufferBinding>) {
+ *   stepGuard(plan, { gnorm, loss, status });
+ * }
  * ```
  */
 export function stepGuard(
@@ -119,7 +133,14 @@ export function stepGuard(
  * @returns the partials length (at least 1)
  * @example
  * ```ts
- * const partials = pool.create("norm_partials", 4 * partialsLength(table.numel));
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { BufferPool } from "../gpu/buffers.ts";
+ * import { partialsLength } from "./adamw.ts";
+ *
+ * using gpu = await acquireGpu();
+ * using pool = new BufferPool(gpu);
+ * const numel = 15191712; // the gradients' floats
+ * const partials = pool.create("norm_partials", 4 * partialsLength(numel));
  * ```
  */
 export function partialsLength(N: number): number {
@@ -137,7 +158,14 @@ export function partialsLength(N: number): number {
  * @throws {RangeError} when N is not a positive integer or clip is negative
  * @example
  * ```ts
- * globalNorm(plan, { out: gnorm, partials, grads }, { N: table.numel, clip: 1.0 });
+ * import { globalNorm } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { gnorm, partials, grads }: Record<string, BufferBinding>) {
+ *   globalNorm(plan, { out: gnorm, partials, grads }, { N: 15191712, clip: 1.0 });
+ * }
  * ```
  */
 export function globalNorm(
@@ -181,7 +209,17 @@ export function globalNorm(
  * @throws {RangeError} when N is not a positive integer or weight_decay is negative
  * @example
  * ```ts
- * adamwUpdate(plan, { params, grads, m, v, hyper, gnorm }, { N: 288 * 288, weight_decay: 0.1 });
+ * import { adamwUpdate } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { params, grads, m, v, hyper, gnorm }: Record<string, BufferBinding>,
+ * ) {
+ *   adamwUpdate(plan, { params, grads, m, v, hyper, gnorm }, { N: 288 * 288, weight_decay: 0.1 });
+ * }
  * ```
  */
 export function adamwUpdate(

@@ -21,8 +21,14 @@ function _num(x: number): string {
  *
  * @example
  * ```ts
- * const guard = new NanGuard("stop", iter, print);
- * guard.check(await opt.readStatus(), "out holds the checkpoint of iter 2000");
+ * import assert from "node:assert/strict";
+ * import { NanGuard } from "./nan_guard.ts";
+ *
+ * const lines: string[] = [];
+ * const guard = new NanGuard("skip", 100, (s) => lines.push(s)); // training resumed at iter 100
+ * const st = { steps: 3, bad: 1, run: 1, first: 3, last: 3, loss: NaN, norm: NaN, firstLoss: NaN, firstNorm: NaN };
+ * guard.check(st, "out keeps the checkpoint of iter 100");
+ * assert.match(lines[0], /^warning: skipped the update of iter 102 /);
  * ```
  */
 export class NanGuard {

@@ -40,9 +40,19 @@ export interface AdamWConfig {
  *
  * @example
  * ```ts
- * using opt = new AdamW(gpu, model.table, model.params, model.grads!, { weight_decay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_clip: 1 });
- * opt.prepare(lr, step);      // step counts from 1
- * opt.plan.encode(encoder);   // in the same encoder as the train step
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { modelConfig } from "../model/config.ts";
+ * import { Model } from "../model/model.ts";
+ * import { AdamW } from "./optimizer.ts";
+ *
+ * using gpu = await acquireGpu();
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * using model = new Model(gpu, config, { B: 4, T: 64, training: true });
+ * const hyper = { weight_decay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_clip: 1 };
+ * using opt = new AdamW(gpu, model.table, model.params, model.grads!, hyper);
+ * const encoder = gpu.device.createCommandEncoder();
+ * opt.prepare(5e-4, 1); // learning rate, step (counting from 1)
+ * opt.plan.encode(encoder); // in the same encoder as the train step
  * ```
  */
 export class AdamW implements Disposable {

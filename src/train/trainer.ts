@@ -14,11 +14,16 @@ import { readF32 } from "../gpu/buffers.ts";
 import { Model } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
-import { hash32 } from "../model/rng.ts";
+import { hash32 } from "../util/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { loadCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
 import { lockOutDir } from "../io/lock.ts";
-import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";
+import {
+  modelConfigFromTrain,
+  resumedTrainConfig,
+  tokensPerIter,
+  type TrainConfig,
+} from "./config.ts";
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
 import { AdamW } from "./optimizer.ts";
@@ -54,6 +59,11 @@ const EVAL_SEED_OFFSET = 0x5eed;
  *   checkpoint is absent or corrupt
  * @example
  * ```ts
+ * import { parseCommand } from "../cli/args.ts";
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { TRAIN_FLAGS, trainConfigFromFlags } from "./config.ts";
+ * import { train } from "./trainer.ts";
+ *
  * using gpu = await acquireGpu();
  * await train(gpu, trainConfigFromFlags(parseCommand(TRAIN_FLAGS, ["--batch-size=8"]).values));
  * ```
@@ -69,9 +79,9 @@ export async function train(
   let config: ModelConfig = modelConfigFromTrain(cfg);
   let iter = 0;
   let bestValLoss = 1e9;
-  let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
+  let resumed: LoadedCheckpoint<TrainConfig> | null = null;
   if (cfg.init_from === "resume") {
-    resumed = await loadCheckpoint(cfg.out_dir);
+    resumed = await loadCheckpoint(cfg.out_dir, { trainConfig: resumedTrainConfig });
     config = resumed.config;
     iter = resumed.iter;
     bestValLoss = resumed.bestValLoss;

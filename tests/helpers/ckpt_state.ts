@@ -1,9 +1,10 @@
 /** Deterministic checkpoint states for checkpoint tests (also used by a crash subprocess). */
 import type { CheckpointState } from "../../src/io/checkpoint.ts";
+import type { TrainConfig } from "../../src/train/config.ts";
 import { modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { TRAIN_DEFAULTS } from "../../src/train/config.ts";
-import { Xoshiro128 } from "../../src/train/random.ts";
+import { Xoshiro128 } from "../../src/util/rng.ts";
 
 /** Flat array with a distinct value per real element, zero padding (like the GPU buffers). */
 export function flatValues(
@@ -31,7 +32,7 @@ export function checkpointState(
   base: number,
   iter: number,
   opts: { shared?: boolean; tiny?: boolean } = {},
-): CheckpointState {
+): CheckpointState<TrainConfig> {
   const shape = opts.tiny
     ? { dim: 16, n_layers: 1, n_heads: 2, n_kv_heads: 1, vocab_size: 32, max_seq_len: 8 }
     : { dim: 64, n_layers: 2, n_heads: 4, n_kv_heads: 2, vocab_size: 512, max_seq_len: 32 };

@@ -8,11 +8,12 @@ import {
 } from "../../src/io/checkpoint.ts";
 import { readLlama2cFile } from "../../src/io/llama2c.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
+import { resumedTrainConfig, type TrainConfig } from "../../src/train/config.ts";
 import { REPO_ROOT } from "../helpers/data.ts";
 import { checkpointState } from "../helpers/ckpt_state.ts";
 import { afterFileOps } from "../helpers/crash_ops.ts";
 
-function state(shared = true): CheckpointState {
+function state(shared = true): CheckpointState<TrainConfig> {
   return checkpointState(1, 2000, { shared });
 }
 
@@ -123,12 +124,16 @@ Deno.test("ckpt-N.safetensors has per-layer llama2.c names, unpadded F32 data", 
 Deno.test("loadCheckpoint rejects torn, tampered and malformed checkpoints in one line", async () => {
   await withDir(async (dir) => {
     const oneLine = async (re: RegExp, type: ErrorConstructor = SyntaxError) => {
-      await assert.rejects(loadCheckpoint(dir), (e: Error) => {
-        assert.ok(e instanceof type, `${e.name}: ${e.message}`);
-        assert.match(e.message, re);
-        assert.ok(!e.message.includes("\n"));
-        return true;
-      });
+      // The trainer's call: the saved settings are checked by train/'s validator.
+      await assert.rejects(
+        loadCheckpoint(dir, { trainConfig: resumedTrainConfig }),
+        (e: Error) => {
+          assert.ok(e instanceof type, `${e.name}: ${e.message}`);
+          assert.match(e.message, re);
+          assert.ok(!e.message.includes("\n"));
+          return true;
+        },
+      );
     };
     await oneLine(/ckpt\.json does not exist.*--init-from scratch/, Error);
     const s = state();
@@ -206,7 +211,12 @@ async function copyDir(src: string | null): Promise<string> {
 }
 
 /** Asserts that `dir` resumes to exactly `a` or exactly `b`; returns which (0 or 1). */
-async function resumesToOneOf(dir: string, a: CheckpointState, b: CheckpointState, what: string) {
+async function resumesToOneOf(
+  dir: string,
+  a: CheckpointState<TrainConfig>,
+  b: CheckpointState<TrainConfig>,
+  what: string,
+) {
   const got = await loadCheckpoint(dir);
   const which = got.iter === a.iter ? 0 : 1;
   const want = [a, b][which];
@@ -251,7 +261,8 @@ async function prepare(sc: (typeof SCENARIOS)[number]): Promise<string> {
 
 Deno.test("out dirs written before generations (ckpt.safetensors + ckpt.json) still load", async () => {
   const want = checkpointState(1, 1000, { tiny: true });
-  const got = await loadCheckpoint(LEGACY);
+  // as the trainer resumes it
+  const got = await loadCheckpoint(LEGACY, { trainConfig: resumedTrainConfig });
   assert.equal(got.tensorsFile, "ckpt.safetensors");
   assert.equal(got.generation, 0);
   assert.equal(got.iter, 1000);

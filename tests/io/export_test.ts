@@ -5,18 +5,20 @@ import { exportCommand, exportModel } from "../../src/cli/export.ts";
 import { parseCommand, UsageError } from "../../src/cli/args.ts";
 import { saveCheckpoint } from "../../src/io/checkpoint.ts";
 import {
+  encodeLlama2cV0,
   encodeLlama2cV2,
-  encodeTokenizerBin,
   q80GroupSize,
   quantizeQ80,
+  readLlama2c,
+  readLlama2cFile,
   readLlama2cV2,
   roundHalfEven,
-} from "../../src/io/export.ts";
+} from "../../src/io/llama2c.ts";
+import { encodeTokenizerBin } from "../../src/data/tokenizer_bin.ts";
 import { hfConfig, hfTensors, permuteForHf } from "../../src/io/hf.ts";
-import { encodeLlama2cV0, readLlama2c, readLlama2cFile } from "../../src/io/llama2c.ts";
 import { readSafetensorsFile, tensorF32 } from "../../src/io/safetensors.ts";
 import { type ModelConfig, modelConfig } from "../../src/model/config.ts";
-import { bitsAt } from "../../src/model/rng.ts";
+import { bitsAt } from "../../src/util/rng.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { TRAIN_DEFAULTS } from "../../src/train/config.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
@@ -239,8 +241,8 @@ Deno.test("export command: checkpoint dir -> v0, v1, v2 and hf files that read b
 
 /** Runs `export` with argv as main.ts would (parse, then run). */
 async function run(argv: string[]): Promise<number | void> {
-  const { values, positionals } = parseCommand(exportCommand.flags, argv);
-  return await exportCommand.run(values, positionals);
+  const { values, positionals, given } = parseCommand(exportCommand.flags, argv);
+  return await exportCommand.run(values, positionals, given);
 }
 
 const tokModel = await sharedFile("tokenizer.model");
