@@ -33,7 +33,10 @@ import { NanGuard } from "./nan_guard.ts";
 export interface TrainOptions {
   /** Where progress lines go (default console.log). */
   print?: (line: string) => void;
-  /** Aborting saves a checkpoint at the end of the current step and returns (Ctrl-C). */
+  /**
+   * Aborting (Ctrl-C) saves a checkpoint at the end of the current step and returns; during an
+   * eval it stops the eval at the next batch and saves the last trained state.
+   */
   signal?: AbortSignal;
 }
 
@@ -184,7 +187,7 @@ export async function train(
       const losses = await estimateLoss();
       if (losses === null) {
         interrupted = true;
-        print(_evalInterrupted(iter, localIter > 0, cfg.out_dir));
+        print(_evalInterrupted(iter, localIter > 0, resumed !== null, cfg.out_dir));
         if (localIter > 0) await saveState();
         break;
       }
@@ -262,10 +265,12 @@ export async function train(
   return { iter, bestValLoss, lastLoss, interrupted };
 }
 
-function _evalInterrupted(iter: number, trained: boolean, outDir: string): string {
-  return trained
-    ? `interrupted: stopped the eval at iter ${iter}; saving the last trained state (iter ${iter}) to ${outDir}`
-    : `interrupted: stopped the eval at iter ${iter}; no step trained in this run, nothing to save`;
+function _evalInterrupted(iter: number, trained: boolean, resumed: boolean, dir: string): string {
+  const head = `interrupted: stopped the eval at iter ${iter};`;
+  if (trained) return `${head} saving the last trained state (iter ${iter}) to ${dir}`;
+  return resumed
+    ? `${head} no step trained since the resume: ${dir} keeps the checkpoint of iter ${iter}`
+    : `${head} no step trained yet, nothing to save`;
 }
 
 function _openDataset(cfg: TrainConfig): PretokDataset {
