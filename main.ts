@@ -16,6 +16,7 @@ import { trainVocabCommand } from "./src/cli/train_vocab.ts";
 import { trainCommand } from "./src/cli/train.ts";
 import { benchCommand } from "./src/cli/bench.ts";
 import { sampleCommand } from "./src/cli/sample.ts";
+import { doctorCommand } from "./src/cli/doctor.ts";
 
 const COMMANDS: Command[] = [
   downloadCommand,
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   exportCommand,
   evalCommand,
   benchCommand,
+  doctorCommand,
 ];
 
 function topHelp(): string {

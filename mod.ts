@@ -32,9 +32,39 @@
  */
 
 // GPU layer
-export { acquireGpu, Gpu, type GpuOptions, NoAdapterError } from "./src/gpu/device.ts";
+export {
+  acquireGpu,
+  type AdapterInfo,
+  adapterInfo,
+  adapterName,
+  FallbackAdapterError,
+  Gpu,
+  type GpuOptions,
+  type GpuRequest,
+  isCpuAdapter,
+  NoAdapterError,
+  WANTED_FEATURES,
+  WANTED_LIMITS,
+  type WantedFeature,
+  type WantedLimit,
+} from "./src/gpu/device.ts";
 export { type BindingInfo, defineKernel, type Kernel, type ParamField } from "./src/gpu/kernel.ts";
-export { type DispatchHandle, grid, type ParamValues, Plan } from "./src/gpu/plan.ts";
+export {
+  type DispatchHandle,
+  type DispatchTiming,
+  grid,
+  type ParamValues,
+  Plan,
+} from "./src/gpu/plan.ts";
+export {
+  type DispatchTime,
+  formatProfile,
+  type KernelTime,
+  PassTimer,
+  type PlanProfile,
+  type ProfileOptions,
+  profilePlans,
+} from "./src/gpu/profile.ts";
 export { type CachedPipeline, type Constants, type PipelineCache } from "./src/gpu/pipeline.ts";
 export {
   type BufferBinding,

@@ -267,8 +267,8 @@ def forward(cfg, p, tokens, targets=None):
     B, T = tokens.shape
     C, NH, NKV, HS = cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.head_size
     cos, sin = rope_tables(HS, cfg.max_seq_len)
-    cos, sin = cos[:T], sin[:T]
-    mask = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
+    cos, sin = cos[:T].to(tokens.device), sin[:T].to(tokens.device)
+    mask = torch.triu(torch.full((T, T), float("-inf"), device=tokens.device), diagonal=1)
     h = p["tok_embeddings"][tokens]
     for l in range(cfg.n_layers):
         x = rmsnorm(h, p["rms_att"][l], cfg.norm_eps)

@@ -39,6 +39,33 @@ export interface Command {
   ): Promise<number | void>;
 }
 
+/**
+ * `--require-gpu`, on every command that acquires a GPU: a CPU (fallback) adapter is then an
+ * error (one line, exit 1) instead of a slow run. `BABYLLAMA_REQUIRE_GPU=1` does the same.
+ */
+export const REQUIRE_GPU_FLAG: FlagSpec = {
+  type: "boolean",
+  default: false,
+  help: "fail when the adapter is a CPU/fallback one (also BABYLLAMA_REQUIRE_GPU=1)",
+};
+
+/**
+ * The `requireGpu` option of `acquireGpu` from parsed flags: `true` when `--require-gpu` was
+ * given, else `undefined` so that `BABYLLAMA_REQUIRE_GPU` decides.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requireGpuOption } from "./args.ts";
+ *
+ * assert.equal(requireGpuOption({ "require-gpu": true }), true);
+ * assert.equal(requireGpuOption({ "require-gpu": false }), undefined); // BABYLLAMA_REQUIRE_GPU decides
+ * ```
+ */
+export function requireGpuOption(values: FlagValues): true | undefined {
+  return values["require-gpu"] === true ? true : undefined;
+}
+
 /** Help text for one command, listing every flag with its default. */
 export function commandHelp(cmd: Command): string {
   const lines = [

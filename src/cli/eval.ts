@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { evaluateTokens, tokensFromBytes } from "../model/evaluate.ts";
@@ -46,6 +46,7 @@ export const evalCommand: Command = {
     "seq-len": { type: "number", required: true, help: "window length S (<= the model's seq_len)" },
     "batch-size": { type: "number", default: 8, help: "windows per forward pass" },
     verbose: { type: "boolean", default: false, help: "print the adapter and timing on stderr" },
+    "require-gpu": REQUIRE_GPU_FLAG,
   },
   async run(v) {
     const S = v["seq-len"] as number, B = v["batch-size"] as number;
@@ -65,7 +66,10 @@ export const evalCommand: Command = {
     const tokens = tokensFromBytes(bytes);
     const warning = tokensFolderVocabWarning(v.tokens as string, ckpt.config.vocab_size);
     if (warning) console.error(warning);
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     const t0 = performance.now();
     const res = await evaluateTokens(
       gpu,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
@@ -102,6 +102,7 @@ export const sampleCommand: Command = {
       help: "queue the next batch of steps before reading the previous one",
     },
     verbose: { type: "boolean", default: false, help: "print adapter, seed and timing on stderr" },
+    "require-gpu": REQUIRE_GPU_FLAG,
   },
   async run(v) {
     const temperature = v.temperature as number, topP = v["top-p"] as number;
@@ -130,7 +131,10 @@ export const sampleCommand: Command = {
       prompt,
     );
     if (warning) console.error(warning);
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     using gen = new Generator(gpu, config, params, {
       stepsPerSubmit: K,
       pipelined: v.pipeline as boolean,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Command } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { TRAIN_FLAGS, trainConfigFromFlags } from "../train/config.ts";
 import { train } from "../train/trainer.ts";
@@ -14,10 +14,13 @@ export const trainCommand: Command = {
   summary: "train a model on pretokenized TinyStories (train.py's loop and defaults)",
   usage:
     "[--config FILE.json] [--batch-size 128] [--max-iters 100000] ... (--batch_size=8 also works)",
-  flags: TRAIN_FLAGS,
+  flags: { ...TRAIN_FLAGS, "require-gpu": REQUIRE_GPU_FLAG },
   async run(values, _positionals, given) {
     const cfg = trainConfigFromFlags(values, undefined, given);
-    using gpu = await acquireGpu({ verbose: cfg.device_verbose });
+    using gpu = await acquireGpu({
+      verbose: cfg.device_verbose,
+      requireGpu: requireGpuOption(values),
+    });
     const abort = new AbortController();
     const onSigint = () => {
       if (abort.signal.aborted) Deno.exit(130);

@@ -39,6 +39,15 @@ type Op =
     size: number;
   };
 
+/**
+ * Per-dispatch timing for {@link Plan.encode}: each dispatch then gets its own compute pass,
+ * whose timestamps go where this says (see `src/gpu/profile.ts`).
+ */
+export interface DispatchTiming {
+  /** Where the pass of the next dispatch, labelled `label`, writes its timestamps. */
+  timestampWrites(label: string): GPUComputePassTimestampWrites;
+}
+
 /** Largest workgroup count per dimension WebGPU guarantees. */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
@@ -204,11 +213,30 @@ export class Plan implements Disposable {
     await Promise.all(p);
   }
 
-  /** Replays the plan into `encoder` (uploading changed uniforms first). */
-  encode(encoder: GPUCommandEncoder): void {
+  /**
+   * Replays the plan into `encoder` (uploading changed uniforms first).
+   *
+   * @param encoder the command encoder
+   * @param timing when given, each dispatch runs in its own timed compute pass (same results,
+   *   for profiling); otherwise consecutive dispatches share one pass
+   */
+  encode(encoder: GPUCommandEncoder, timing?: DispatchTiming): void {
     this.#upload();
     let pass: GPUComputePassEncoder | null = null;
     for (const op of this.#ops) {
+      if (op.kind === "dispatch" && timing) {
+        const timed = encoder.beginComputePass({
+          label: op.label,
+          timestampWrites: timing.timestampWrites(op.label),
+        });
+        timed.setPipeline(op.pipeline);
+        timed.setBindGroup(0, op.group);
+        if (op.wg[0] > 0 && op.wg[1] > 0 && op.wg[2] > 0) {
+          timed.dispatchWorkgroups(op.wg[0], op.wg[1], op.wg[2]);
+        }
+        timed.end();
+        continue;
+      }
       if (op.kind === "dispatch") {
         pass ??= encoder.beginComputePass({ label: this.label });
         pass.setPipeline(op.pipeline);

@@ -81,7 +81,7 @@ export interface TrainConfig {
   on_nan: "stop" | "skip";
 }
 
-/** Consecutive skipped steps `--on-nan skip` tolerates; one more stops the run. */
+/** `--on-nan skip` stops the run when this many steps in a row were skipped. */
 export const MAX_NAN_SKIPS = 10;
 
 /** train.py's defaults (plus `peak_flops` 1e12, `device_verbose` false, `on_nan` stop). */
@@ -151,7 +151,7 @@ const _HELP: Record<keyof TrainConfig, string> = {
   peak_flops: "adapter peak FLOP/s, the denominator of MFU",
   device_verbose: "print adapter details and timings on stderr",
   on_nan:
-    `non-finite loss or gradients: stop, or skip the update (at most ${MAX_NAN_SKIPS} in a row)`,
+    `non-finite loss or gradients: stop, or skip the update (stops at ${MAX_NAN_SKIPS} in a row)`,
 };
 
 const _CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
