@@ -5,7 +5,13 @@
  *
  * @module
  */
-import type { Command, FlagSpecs, FlagValues } from "./args.ts";
+import {
+  type Command,
+  type FlagSpecs,
+  type FlagValues,
+  REQUIRE_GPU_FLAG,
+  requireGpuOption,
+} from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { TRAIN_FLAGS, trainConfigFromFlags } from "../train/config.ts";
 import { train } from "../train/trainer.ts";
@@ -19,6 +25,7 @@ import { exitOnTerminate } from "../dist/signals.ts";
 
 const FLAGS: FlagSpecs = {
   ...TRAIN_FLAGS,
+  "require-gpu": REQUIRE_GPU_FLAG,
   ddp: {
     type: "boolean",
     default: false,
@@ -33,12 +40,12 @@ export const trainCommand: Command = {
   usage:
     "[--config FILE.json] [--batch-size 128] [--max-iters 100000] ... (--batch_size=8 also works)",
   flags: FLAGS,
-  async run(values) {
+  async run(values, _positionals, given) {
     const comm = openCommunicator({ force: values.ddp === true });
-    if (comm.backend === "single") return await _train(comm, values);
+    if (comm.backend === "single") return await _train(comm, values, given);
     const removeTerm = exitOnTerminate();
     try {
-      const code = await _train(comm, values);
+      const code = await _train(comm, values, given);
       await comm.barrier(); // rank 0 may still be writing: no rank exits before it is done
       comm.finalize();
       return code;
@@ -50,25 +57,33 @@ export const trainCommand: Command = {
   },
 };
 
-async function _train(comm: Communicator, values: FlagValues): Promise<number> {
+async function _train(
+  comm: Communicator,
+  values: FlagValues,
+  given: ReadonlySet<string>,
+): Promise<number> {
   let cfg;
-  if (comm.backend === "single") cfg = trainConfigFromFlags(values);
+  if (comm.backend === "single") cfg = trainConfigFromFlags(values, undefined, given);
   else {
     let err: unknown = null;
     try {
-      cfg = trainConfigFromFlags(values);
+      cfg = trainConfigFromFlags(values, undefined, given);
     } catch (e) {
       err = e;
     }
     await agreeOnError(comm, err);
   }
-  using gpu = await acquireGpu({ verbose: cfg!.device_verbose });
+  using gpu = await acquireGpu({
+    verbose: cfg!.device_verbose,
+    requireGpu: requireGpuOption(values),
+  });
   const abort = new AbortController();
   const onSignal = () => {
     if (abort.signal.aborted) Deno.exit(130);
     if (comm.backend === "single") {
       console.error(
-        "\ninterrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit now)",
+        "\ninterrupt: finishing this step (or this eval batch) and saving a checkpoint " +
+          "(Ctrl-C again to quit now)",
       );
     } else if (comm.rank === 0) {
       console.error("\ninterrupt: finishing this step on every rank and saving a checkpoint");

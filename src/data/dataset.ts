@@ -16,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Xoshiro128 } from "../train/random.ts";
+import { Xoshiro128 } from "../util/rng.ts";
 
 /** A data split: shard 0 is `val`, the rest `train`. */
 export type Split = "train" | "val";
@@ -230,6 +230,8 @@ function _emptyShard(path: string): _Shard {
  *
  * @example
  * ```ts
+ * import { PretokDataset } from "./dataset.ts";
+ *
  * using ds = PretokDataset.open({ dataDir: "data", vocabSource: "llama2", vocabSize: 32000, seed: 1337 });
  * const B = 8, T = 256;
  * const batch = { x: new Uint32Array(B * T), y: new Int32Array(B * T) };

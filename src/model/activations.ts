@@ -11,7 +11,7 @@
 import type { BufferPool } from "../gpu/buffers.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
 import { embeddingIndexLength } from "../ops/embedding.ts";
-import { ropeFreqs } from "../ops/rope.ts";
+import { ropeFreqs } from "./rope_freqs.ts";
 
 /** Batch shape and mode of a model. */
 export interface ModelShape {
@@ -139,7 +139,15 @@ export interface Activations {
 
 /**
  * Rows per classifier chunk: all N rows when their logits fit one storage binding of
- * `maxBinding` bytes, else the most (a multiple of 64, at least 64) that do.
+ * `maxBinding` bytes, else the most (a multiple of 64, so row offsets stay 256-byte aligned, at
+ * least 64) that do. Pass the smaller of the device's maxStorageBufferBindingSize and
+ * maxBufferSize: on a GPU that binds a whole batch's logits there is one chunk.
+ *
+ * @example
+ * ```ts
+ * classifierChunkRows(2 ** 32 - 1, 32000, 32 * 256); // 8192: B32 x T256 in one chunk
+ * classifierChunkRows(2 ** 27, 32000, 32 * 256); // 1024 (llvmpipe's 128 MiB binding)
+ * ```
  */
 export function classifierChunkRows(maxBinding: number, V: number, N: number): number {
   const R = Math.floor(maxBinding / (V * 4));
@@ -171,7 +179,8 @@ export function allocateActivations(
   const dlossScale = f("dloss_scale", 1);
   const seed = f("dropout_seed", 1);
   const embIndex = training ? f("embedding_index", embeddingIndexLength(N)) : null;
-  const chunkRows = classifierChunkRows(pool.gpu.limits.maxStorageBufferBindingSize, V, N);
+  const { maxStorageBufferBindingSize, maxBufferSize } = pool.gpu.limits;
+  const chunkRows = classifierChunkRows(Math.min(maxStorageBufferBindingSize, maxBufferSize), V, N);
   const freqs = ropeFreqs(headSize(config), T);
   const freqsCos = pool.upload("freqs_cos", freqs.cos);
   const freqsSin = pool.upload("freqs_sin", freqs.sin);

@@ -36,10 +36,17 @@ export interface ModelDispatches {
  *
  * @example
  * ```ts
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { modelConfig } from "./config.ts";
+ * import { initParams } from "./init.ts";
+ * import { Model } from "./model.ts";
+ *
  * using gpu = await acquireGpu();
- * using model = new Model(gpu, modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 }), { B: 4, T: 64, training: true });
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * using model = new Model(gpu, config, { B: 4, T: 64, training: true });
  * model.setParams(initParams(model.table, 1337));
- * model.setBatch(x, y);
+ * const x = Array.from({ length: 4 * 64 }, (_, i) => (7 * i) % 512); // B*T input ids
+ * model.setBatch(x, x.map((id) => (id + 1) % 512)); // and their targets
  * model.trainPlan.submit();
  * console.log(await model.readLoss());
  * ```

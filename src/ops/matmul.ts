@@ -136,7 +136,15 @@ function _workgroups(rows: number, cols: number, t: MatmulTiles): [number, numbe
  *   tile shape is unsupported
  * @example
  * ```ts
- * matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
+ * import { matmulForward } from "./matmul.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { q, xb, wq }: Record<string, BufferBinding>) {
+ *   const B = 8, T = 256, C = 288;
+ *   matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
+ * }
  * ```
  */
 export function matmulForward(
@@ -262,7 +270,15 @@ export interface MatmulBackwardTiles {
  *   (checked for both kernels before either is recorded)
  * @example
  * ```ts
- * matmulBackward(plan, { dinp: dxn, dweight: dwq, dout: dq, inp: xn, weight: wq }, { N, C, OC: C });
+ * import { matmulBackward } from "./matmul.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { dxn, dwq, dq, xn, wq }: Record<string, BufferBinding>) {
+ *   const N = 8 * 256, C = 288;
+ *   matmulBackward(plan, { dinp: dxn, dweight: dwq, dout: dq, inp: xn, weight: wq }, { N, C, OC: C });
+ * }
  * ```
  */
 export function matmulBackward(

@@ -79,6 +79,7 @@ export class DataParallel implements Disposable {
   };
   #gpu: Gpu | null = null;
   #grads: GPUBuffer | null = null;
+  #loss: GPUBuffer | null = null;
   #staging: GPUBuffer | null = null;
   #host = new Float32Array(0);
   #n = 0;
@@ -156,8 +157,9 @@ export class DataParallel implements Disposable {
     try {
       await agreeOnError(this.comm, err);
     } catch (e) {
-      if (out && typeof out === "object" && Symbol.dispose in out) {
-        (out as Disposable)[Symbol.dispose]();
+      if (out && typeof out === "object") {
+        if (Symbol.dispose in out) (out as Disposable)[Symbol.dispose]();
+        else if (Symbol.asyncDispose in out) await (out as AsyncDisposable)[Symbol.asyncDispose]();
       }
       throw e;
     }
@@ -212,8 +214,10 @@ export class DataParallel implements Disposable {
    *
    * @throws {CollectiveError} when rank 0's `load` failed
    */
-  async shareCheckpoint(load: () => Promise<LoadedCheckpoint>): Promise<LoadedCheckpoint> {
-    let ck: LoadedCheckpoint | null = null;
+  async shareCheckpoint<C extends object>(
+    load: () => Promise<LoadedCheckpoint<C>>,
+  ): Promise<LoadedCheckpoint<C>> {
+    let ck: LoadedCheckpoint<C> | null = null;
     let err: unknown = null;
     if (this.isWriter) {
       try {
@@ -233,6 +237,8 @@ export class DataParallel implements Disposable {
             iter: ck.iter,
             bestValLoss: String(ck.bestValLoss),
             rngState: ck.rngState,
+            tensorsFile: ck.tensorsFile,
+            generation: ck.generation,
           })
           : "",
       ),
@@ -248,7 +254,7 @@ export class DataParallel implements Disposable {
       params,
       adamM,
       adamV,
-    } as LoadedCheckpoint;
+    } as LoadedCheckpoint<C>;
   }
 
   /**
@@ -279,15 +285,19 @@ export class DataParallel implements Disposable {
    * stop flag).
    *
    * @param n floats of `grads` to exchange (the tensor table's size)
+   * @param loss the model's loss buffer (f32 [1]): when a rank's last loss is not finite, its
+   *   gradient contribution is made NaN, so that every rank's step guard (which skips a step
+   *   whose loss or gradient norm is not finite) skips the same step
    */
-  attach(gpu: Gpu, grads: GPUBuffer, n: number): void {
+  attach(gpu: Gpu, grads: GPUBuffer, n: number, loss?: GPUBuffer): void {
     this.#staging?.destroy();
     this.#gpu = gpu;
     this.#grads = grads;
+    this.#loss = loss ?? null;
     this.#n = n;
     this.#staging = gpu.device.createBuffer({
       label: "grads:allreduce_staging",
-      size: n * 4,
+      size: n * 4 + 4,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     this.#host = new Float32Array(n + 1);
@@ -313,10 +323,14 @@ export class DataParallel implements Disposable {
     const t0 = performance.now();
     const copy = gpu.device.createCommandEncoder({ label: "grads_readback" });
     copy.copyBufferToBuffer(grads, 0, staging, 0, n * 4);
+    if (this.#loss) copy.copyBufferToBuffer(this.#loss, 0, staging, n * 4, 4);
     gpu.device.queue.submit([copy.finish()]);
     await staging.mapAsync(GPUMapMode.READ);
-    host.set(new Float32Array(staging.getMappedRange(0, n * 4)));
+    const mapped = new Float32Array(staging.getMappedRange(0, n * 4 + 4));
+    host.set(mapped.subarray(0, n));
+    const lossOk = !this.#loss || Number.isFinite(mapped[n]);
     staging.unmap();
+    if (!lossOk) host[0] = NaN;
     host[n] = stop ? 1 : 0;
     const t1 = performance.now();
     await this.comm.barrier();

@@ -10,18 +10,26 @@
  *
  * @module
  */
+import { join } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { readF32 } from "../gpu/buffers.ts";
 import { Model } from "../model/model.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { initParams } from "../model/init.ts";
-import { hash32 } from "../model/rng.ts";
+import { hash32 } from "../util/rng.ts";
 import { PretokDataset, type Split } from "../data/dataset.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
-import { modelConfigFromTrain, tokensPerIter, type TrainConfig } from "./config.ts";
+import { loadCheckpoint, type LoadedCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { lockOutDir } from "../io/lock.ts";
+import {
+  modelConfigFromTrain,
+  resumedTrainConfig,
+  tokensPerIter,
+  type TrainConfig,
+} from "./config.ts";
 import { estimateMfu, getLr } from "./schedule.ts";
 import { TrainLog } from "./log.ts";
 import { AdamW } from "./optimizer.ts";
+import { NanGuard } from "./nan_guard.ts";
 import { DataParallel } from "./ddp.ts";
 import type { Communicator } from "../dist/comm.ts";
 import { holdTermination } from "../dist/signals.ts";
@@ -30,13 +38,17 @@ import { holdTermination } from "../dist/signals.ts";
 export interface TrainOptions {
   /** Where progress lines go (default console.log). */
   print?: (line: string) => void;
-  /** Aborting saves a checkpoint at the end of the current step and returns (Ctrl-C). */
+  /**
+   * Aborting (Ctrl-C) saves a checkpoint at the end of the current step and returns; during an
+   * eval it stops the eval at the next batch and saves the last trained state.
+   */
   signal?: AbortSignal;
   /**
    * Data-parallel training over these ranks (see `src/train/ddp.ts`): every rank calls
    * `train` with the same settings; rank 0 alone prints, logs and writes files. Absent, or a
    * single-process communicator: one process, as train.py without torchrun. On ranks other
-   * than 0 the result's `lastLoss` is NaN (they read no loss back).
+   * than 0 the result's `lastLoss` is that rank's own last micro-batch loss. An eval is not cut short by
+   * `signal` under data parallelism: every rank stops after the same step instead.
    */
   comm?: Communicator;
 }
@@ -63,6 +75,11 @@ const EVAL_SEED_OFFSET = 0x5eed;
  *   checkpoint is absent or corrupt
  * @example
  * ```ts
+ * import { parseCommand } from "../cli/args.ts";
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { TRAIN_FLAGS, trainConfigFromFlags } from "./config.ts";
+ * import { train } from "./trainer.ts";
+ *
  * using gpu = await acquireGpu();
  * await train(gpu, trainConfigFromFlags(parseCommand(TRAIN_FLAGS, ["--batch-size=8"]).values));
  * ```
@@ -77,16 +94,17 @@ export async function train(
     : null;
   const writer = dp === null || dp.isWriter;
   const print = writer ? opts.print ?? ((s: string) => console.log(s)) : () => {};
+  const lock = () => writer ? lockOutDir(cfg.out_dir, { print }) : null;
+  await using _lock = dp ? await dp.all(lock) : await lock();
   const B = cfg.batch_size, T = cfg.max_seq_len, K = cfg.gradient_accumulation_steps;
   const accum = dp ? dp.accumSteps : K; // micro-steps of this process
   let config: ModelConfig = modelConfigFromTrain(cfg);
   let iter = 0;
   let bestValLoss = 1e9;
-  let resumed: Awaited<ReturnType<typeof loadCheckpoint>> | null = null;
+  let resumed: LoadedCheckpoint<TrainConfig> | null = null;
   if (cfg.init_from === "resume") {
-    resumed = dp
-      ? await dp.shareCheckpoint(() => loadCheckpoint(cfg.out_dir))
-      : await loadCheckpoint(cfg.out_dir);
+    const load = () => loadCheckpoint(cfg.out_dir, { trainConfig: resumedTrainConfig });
+    resumed = dp ? await dp.shareCheckpoint(load) : await load();
     config = resumed.config;
     iter = resumed.iter;
     bestValLoss = resumed.bestValLoss;
@@ -107,7 +125,7 @@ export async function train(
     beta2: cfg.beta2,
     eps: 1e-8,
     grad_clip: cfg.grad_clip,
-  });
+  }, { loss: model.loss });
   await opt.plan.check();
   if (resumed) {
     model.setParams(resumed.params);
@@ -116,7 +134,7 @@ export async function train(
     model.setParams(initParams(model.table, cfg.seed));
   }
   if (dp) {
-    dp.attach(gpu, model.grads!, model.table.size);
+    dp.attach(gpu, model.grads!, model.table.size, model.loss);
     await dp.checkParams(await model.readParams());
   }
   print(
@@ -127,15 +145,27 @@ export async function train(
       }${B} x ${T}); adapter ${gpu.description}`,
   );
   if (resumed) {
-    print(`resumed from ${cfg.out_dir} at iter ${iter} (best val loss ${bestValLoss.toFixed(4)})`);
+    print(
+      `resumed from ${join(cfg.out_dir, resumed.tensorsFile)} (generation ${resumed.generation}) ` +
+        `at iter ${iter} (best val loss ${bestValLoss.toFixed(4)})`,
+    );
   }
 
   await using log = writer
     ? await TrainLog.open(cfg.out_dir, resumed ? { resumeIter: iter } : {})
     : null;
   const batch = { x: new Uint32Array(B * T), y: new Int32Array(B * T) };
+  const nan = new NanGuard(cfg.on_nan, iter, print);
+  let savedIter = resumed ? iter : -1;
+  const kept = () =>
+    savedIter >= 0
+      ? `${cfg.out_dir} keeps the checkpoint of iter ${savedIter}`
+      : "no checkpoint was saved";
+  // Under data parallelism every rank checks, and a failure is the same on every rank.
+  const checkNan = () => dp ? dp.all(() => nan.checkNow(opt, kept())) : nan.checkNow(opt, kept());
 
   const saveState = async () => {
+    await checkNan();
     if (!writer) return;
     using _hold = holdTermination();
     const { m, v } = await opt.readState();
@@ -149,15 +179,21 @@ export async function train(
       adamM: m,
       adamV: v,
     });
+    savedIter = iter;
   };
 
-  const estimateLoss = async (): Promise<Record<Split, number>> => {
+  /** Mean losses, or null when Ctrl-C came (checked at every batch boundary). */
+  const estimateLoss = async (): Promise<Record<Split, number> | null> => {
     const saved = dataset.rngState();
     const out = { train: 0, val: 0 };
     for (const split of ["train", "val"] as const) {
       dataset.reseed(split, cfg.seed + EVAL_SEED_OFFSET);
       let sum = 0;
       for (let k = 0; k < cfg.eval_iters; k++) {
+        if (!dp && opts.signal?.aborted) {
+          dataset.setRngState(saved);
+          return null;
+        }
         if (dp && !dp.owns(k)) {
           dataset.skipBatch(split, B, T);
           continue;
@@ -183,11 +219,19 @@ export async function train(
     const lr = getLr(iter, cfg);
     if (iter % cfg.eval_interval === 0) {
       const losses = await estimateLoss();
+      if (losses === null) {
+        interrupted = true;
+        print(_evalInterrupted(iter, localIter > 0, resumed !== null, cfg.out_dir));
+        if (localIter > 0) await saveState();
+        break;
+      }
       print(
         `step ${iter}: train loss ${losses.train.toFixed(4)}, val loss ${losses.val.toFixed(4)}`,
       );
       await log?.eval({ iter, train_loss: losses.train, val_loss: losses.val, lr });
-      if (losses.val < bestValLoss || cfg.always_save_checkpoint) {
+      const checkEval = () => nan.checkEval(iter, losses.train, losses.val, kept());
+      const finite = dp ? await dp.all(checkEval) : checkEval();
+      if (finite && (losses.val < bestValLoss || cfg.always_save_checkpoint)) {
         bestValLoss = Math.min(bestValLoss, losses.val);
         if (iter > 0) {
           print(`saving checkpoint to ${cfg.out_dir}`);
@@ -219,8 +263,8 @@ export async function train(
     }
 
     sinceLog++;
-    if (iter % cfg.log_interval === 0 && writer) {
-      lastLoss = await model.readLoss();
+    if (iter % cfg.log_interval === 0) {
+      lastLoss = (await checkNan()).loss;
       const t1 = performance.now();
       const dt = (t1 - t0) / 1000 / sinceLog;
       t0 = t1;
@@ -256,8 +300,16 @@ export async function train(
       break;
     }
   }
-  await gpu.device.queue.onSubmittedWorkDone();
+  await checkNan();
   return { iter, bestValLoss, lastLoss, interrupted };
+}
+
+function _evalInterrupted(iter: number, trained: boolean, resumed: boolean, dir: string): string {
+  const head = `interrupted: stopped the eval at iter ${iter};`;
+  if (trained) return `${head} saving the last trained state (iter ${iter}) to ${dir}`;
+  return resumed
+    ? `${head} no step trained since the resume: ${dir} keeps the checkpoint of iter ${iter}`
+    : `${head} no step trained yet, nothing to save`;
 }
 
 function _openDataset(cfg: TrainConfig): PretokDataset {
