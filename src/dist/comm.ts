@@ -76,9 +76,10 @@ export class CollectiveError extends Error {
  * @throws {CollectiveError} on every rank when any rank passed an error
  * @example
  * ```ts
+ * const comm = openCommunicator();
  * let err: Error | null = null;
  * try {
- *   openMyShards();
+ *   Deno.readTextFileSync("settings.json"); // present on some nodes only, say
  * } catch (e) {
  *   err = e as Error;
  * }

@@ -18,7 +18,7 @@ let _pendingCode: number | null = null;
  * ```ts
  * const remove = exitOnTerminate();
  * try {
- *   await work();
+ *   await new Promise((resolve) => setTimeout(resolve, 100)); // the work
  * } finally {
  *   remove();
  * }
@@ -45,7 +45,7 @@ export function exitOnTerminate(code = 143): () => void {
  * ```ts
  * {
  *   using _ = holdTermination();
- *   await saveCheckpoint(dir, state);
+ *   await Deno.writeTextFile("ckpt.json", "{}"); // a SIGTERM now waits for this write
  * }
  * ```
  */

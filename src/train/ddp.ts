@@ -58,10 +58,24 @@ export interface ReduceTimings {
  *
  * @example
  * ```ts
- * using dp = await DataParallel.create(comm, cfg);  // checks settings across ranks
- * dp.attach(gpu, model.grads!, model.table.size);
- * dp.takeBatch(dataset, "train", B, T, batch);     // this rank's micro-batch
- * enc = await dp.allReduceGrads(enc, false);       // after the last micro-step's backward
+ * import { openCommunicator } from "../dist/comm.ts";
+ * import { PretokDataset } from "../data/dataset.ts";
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { Model } from "../model/model.ts";
+ * import { modelConfigFromTrain, TRAIN_DEFAULTS } from "./config.ts";
+ *
+ * const cfg = { ...TRAIN_DEFAULTS, batch_size: 8 }, B = 8, T = cfg.max_seq_len;
+ * using gpu = await acquireGpu();
+ * using dp = await DataParallel.create(openCommunicator(), cfg); // checks settings across ranks
+ * using model = new Model(gpu, modelConfigFromTrain(cfg), { B, T, training: true });
+ * using data = PretokDataset.open({ dataDir: "data", vocabSource: "llama2", vocabSize: 32000, seed: cfg.seed });
+ * dp.attach(gpu, model.grads!, model.table.size, model.loss);
+ * const batch = { x: new Uint32Array(B * T), y: new Int32Array(B * T) };
+ * dp.takeBatch(data, "train", B, T, batch); // this rank's micro-batch of the shared stream
+ * model.setBatch(batch.x, batch.y, cfg.gradient_accumulation_steps);
+ * let enc = gpu.device.createCommandEncoder();
+ * model.trainPlan.encode(enc);
+ * enc = await dp.allReduceGrads(enc, false); // now every rank holds the sum; the optimizer goes in enc
  * ```
  */
 export class DataParallel implements Disposable {
