@@ -4,7 +4,8 @@
  * checkpoint moves between world sizes (2 ranks -> 1 process, 1 process -> 2 ranks) and the
  * run continues as the uninterrupted one; a rank killed with SIGKILL ends the job (no hang) and
  * leaves the last checkpoint loadable; settings that differ between ranks end the job with one
- * line; `--ddp` without Open MPI says how to install it.
+ * line; a diverging run stops every rank with one line (the NaN guard is collective); `--ddp`
+ * without Open MPI says how to install it.
  *
  * Tiny model on real text: byte-level tokens (vocab 256) of the TinyStories sample, dim 32, one
  * layer, B 4 x T 32, dropout 0.1 (so the per-micro-batch dropout seeds are checked too).
@@ -193,6 +194,22 @@ Deno.test({
     const last = Math.max(...[...r.stdout.matchAll(/^(\d+) \| loss/gm)].map((m) => Number(m[1])));
     const ck = await loadCheckpoint(join(data, "usr2"));
     assert.equal(ck.iter, last + 1, "the checkpoint holds the state after the last step");
+  },
+});
+
+Deno.test({
+  name: "a diverging 2-rank run stops on every rank after the same step, with one line from rank 0",
+  ignore,
+  fn: async () => {
+    const r = await mpirun(2, train(data, "nan", "--learning-rate=1e4", "--eval-interval=1"));
+    assert.equal(r.code, 1, r.stderr);
+    const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+    assert.equal(errors.length, 1, r.stderr);
+    const m = /^error: Cannot train: iter (\d+) has loss .* keeps the checkpoint of iter (\d+);/
+      .exec(errors[0]);
+    assert.ok(m, errors[0]);
+    const ck = await loadCheckpoint(join(data, "nan")); // finite, or loading throws
+    assert.equal(ck.iter, Number(m[2]));
   },
 });
 
