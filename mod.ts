@@ -115,11 +115,9 @@ export {
   type CollectiveBuffer,
   CollectiveError,
   type Communicator,
-  detectLauncher,
-  openCommunicator,
-  type OpenOptions,
   SingleProcess,
 } from "./src/dist/comm.ts";
+export { detectLauncher, openCommunicator, type OpenOptions } from "./src/dist/open.ts";
 export { OpenMpi, type OpenMpiOptions } from "./src/dist/mpi.ts";
 export { DataParallel, type ReduceTimings } from "./src/train/ddp.ts";
 

@@ -12,7 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { openCommunicator } from "../src/dist/comm.ts";
+import { openCommunicator } from "../src/dist/open.ts";
 
 const { values } = parseArgs({
   options: {

@@ -15,12 +15,8 @@ import {
 import { acquireGpu } from "../gpu/device.ts";
 import { TRAIN_FLAGS, trainConfigFromFlags } from "../train/config.ts";
 import { train } from "../train/trainer.ts";
-import {
-  agreeOnError,
-  CollectiveError,
-  type Communicator,
-  openCommunicator,
-} from "../dist/comm.ts";
+import { agreeOnError, CollectiveError, type Communicator } from "../dist/comm.ts";
+import { openCommunicator } from "../dist/open.ts";
 import { exitOnTerminate } from "../dist/signals.ts";
 
 const FLAGS: FlagSpecs = {

@@ -3,15 +3,13 @@
  * interface ({@link Communicator}: rank, size, all-reduce, broadcast, barrier, abort, finalize)
  * so that the training loop does not know which engine moves the bytes. Two backends:
  * {@link SingleProcess} (a world of one: every collective is a no-op) and Open MPI
- * (`src/dist/mpi.ts`, through Deno FFI), chosen by {@link openCommunicator}.
+ * (`src/dist/mpi.ts`, through Deno FFI), chosen by `openCommunicator` (`src/dist/open.ts`).
  *
  * Collectives are asynchronous: the MPI backend runs them on a worker thread so that the event
  * loop (signal listeners, GPU callbacks) keeps running while a rank waits for its peers.
  *
  * @module
  */
-import { OpenMpi } from "./mpi.ts";
-
 /** Typed arrays a collective can carry in place. */
 export type CollectiveBuffer = Float32Array | Float64Array;
 
@@ -76,7 +74,7 @@ export class CollectiveError extends Error {
  * @throws {CollectiveError} on every rank when any rank passed an error
  * @example
  * ```ts
- * const comm = openCommunicator();
+ * const comm: Communicator = new SingleProcess(); // or openCommunicator() (open.ts)
  * let err: Error | null = null;
  * try {
  *   Deno.readTextFileSync("settings.json"); // present on some nodes only, say
@@ -163,56 +161,4 @@ export class SingleProcess implements Communicator {
   }
   /** No-op. */
   finalize(): void {}
-}
-
-/** Options of {@link openCommunicator}. */
-export interface OpenOptions {
-  /** Use MPI even when no launcher is detected (`--ddp`). */
-  force?: boolean;
-  /** Environment to inspect (default `Deno.env`); for tests. */
-  env?: { get(name: string): string | undefined };
-}
-
-/**
- * The launcher that started this process, if any: Open MPI's `mpirun` sets
- * `OMPI_COMM_WORLD_SIZE`; PMIx launchers (Open MPI 5's `prterun`, Slurm's `srun --mpi=pmix`)
- * set `PMIX_RANK`.
- *
- * @returns the variable that revealed the launcher (`NAME=value`), or null
- */
-export function detectLauncher(
-  env: { get(name: string): string | undefined } = Deno.env,
-): string | null {
-  for (const name of ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK"]) {
-    const v = env.get(name);
-    if (v !== undefined && v !== "") return `${name}=${v}`;
-  }
-  return null;
-}
-
-/**
- * Opens the communicator for this process: Open MPI when a launcher is detected
- * ({@link detectLauncher}) or `force` is set, else {@link SingleProcess}.
- *
- * @throws {Error} when MPI is wanted but `libmpi` cannot be loaded (the message says how to
- *   install Open MPI) or FFI is not permitted
- * @example
- * ```ts
- * const comm = openCommunicator({ force: false });
- * try {
- *   console.log(`rank ${comm.rank} of ${comm.size}`);
- * } finally {
- *   comm.finalize();
- * }
- * ```
- */
-export function openCommunicator(opts: OpenOptions = {}): Communicator {
-  let launcher: string | null = null;
-  try {
-    launcher = detectLauncher(opts.env ?? Deno.env);
-  } catch {
-    // no env permission: no launcher can be detected
-  }
-  if (!opts.force && launcher === null) return new SingleProcess();
-  return OpenMpi.init({ reason: launcher ?? "--ddp" });
 }

@@ -58,7 +58,7 @@ export interface ReduceTimings {
  *
  * @example
  * ```ts
- * import { openCommunicator } from "../dist/comm.ts";
+ * import { openCommunicator } from "../dist/open.ts";
  * import { PretokDataset } from "../data/dataset.ts";
  * import { acquireGpu } from "../gpu/device.ts";
  * import { Model } from "../model/model.ts";

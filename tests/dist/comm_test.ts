@@ -5,7 +5,8 @@
  * reaches every rank, and an error on one rank becomes the same error on every rank.
  */
 import assert from "node:assert/strict";
-import { detectLauncher, openCommunicator, SingleProcess } from "../../src/dist/comm.ts";
+import { SingleProcess } from "../../src/dist/comm.ts";
+import { detectLauncher, openCommunicator } from "../../src/dist/open.ts";
 import { mpiAvailable, runProcess } from "../helpers/mpi.ts";
 
 Deno.test("SingleProcess collectives leave the data as it is", async () => {

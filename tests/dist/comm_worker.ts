@@ -2,7 +2,8 @@
  * Run under `mpirun -np N` by comm_test.ts: exercises every collective of the Open MPI
  * communicator and prints one JSON line of what this rank ended with.
  */
-import { agreeOnError, CollectiveError, openCommunicator } from "../../src/dist/comm.ts";
+import { agreeOnError, CollectiveError } from "../../src/dist/comm.ts";
+import { openCommunicator } from "../../src/dist/open.ts";
 
 const comm = openCommunicator();
 const r = comm.rank, n = comm.size;
