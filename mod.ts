@@ -101,6 +101,8 @@ export {
 // Model
 export { defaultHiddenDim, type ModelConfig, modelConfig } from "./src/model/config.ts";
 export {
+  firstNonFinite,
+  type NonFinite,
   type TensorEntry,
   type TensorName,
   type TensorTable,
@@ -122,12 +124,26 @@ export {
 export { type FlagSpec, type FlagSpecs, type FlagValues } from "./src/util/flags.ts";
 export { estimateMfu, getLr, type LrSettings } from "./src/train/schedule.ts";
 export { AdamW, type AdamWConfig } from "./src/train/optimizer.ts";
+export { type StepStatus } from "./src/ops/adamw.ts";
 export {
   type BatchBuffers,
   type DatasetRngState,
   PretokDataset,
   type Split,
 } from "./src/data/dataset.ts";
+
+// Data-parallel training (Open MPI)
+export {
+  agreeOnError,
+  broadcastString,
+  type CollectiveBuffer,
+  CollectiveError,
+  type Communicator,
+  SingleProcess,
+} from "./src/dist/comm.ts";
+export { detectLauncher, openCommunicator, type OpenOptions } from "./src/dist/open.ts";
+export { OpenMpi, type OpenMpiOptions } from "./src/dist/mpi.ts";
+export { DataParallel, type ReduceTimings } from "./src/train/ddp.ts";
 
 // Data
 export { type EncodeOptions, Tokenizer } from "./src/data/tokenizer.ts";
@@ -201,5 +217,7 @@ export {
   type LoadOptions,
   saveCheckpoint,
   type SaveOptions,
+  type SaveResult,
 } from "./src/io/checkpoint.ts";
+export { type LockInfo, type LockOptions, lockOutDir, type OutDirLock } from "./src/io/lock.ts";
 export { type HfExportOptions, writeHfModel } from "./src/io/hf.ts";

@@ -9,8 +9,9 @@
  * reference  <- model, ops, util    the f64 oracle: for tests and tools only
  * io         <- model, util         file formats (CPU only: no gpu/ops)
  * data       <- io, util            download, tokenizer, pretokenize, dataset
- * train      <- data, io, model, ops, gpu, util
- * cli        <- train, data, io, model, ops, gpu, util
+ * dist       <- util                collectives between processes (MPI): no GPU, no model
+ * train      <- dist, data, io, model, ops, gpu, util
+ * cli        <- train, dist, data, io, model, ops, gpu, util
  * mod.ts     <- everything but cli and reference;   main.ts <- everything but reference
  * ```
  *
@@ -36,10 +37,11 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   reference: ["model", "ops", "util"],
   io: ["model", "util"],
   data: ["io", "util"],
-  train: ["data", "io", "model", "ops", "gpu", "util"],
-  cli: ["train", "data", "io", "model", "ops", "gpu", "util"],
-  "mod.ts": ["train", "data", "io", "model", "ops", "gpu", "util"],
-  "main.ts": ["cli", "train", "data", "io", "model", "ops", "gpu", "util"],
+  dist: ["util"],
+  train: ["dist", "data", "io", "model", "ops", "gpu", "util"],
+  cli: ["train", "dist", "data", "io", "model", "ops", "gpu", "util"],
+  "mod.ts": ["train", "dist", "data", "io", "model", "ops", "gpu", "util"],
+  "main.ts": ["cli", "train", "dist", "data", "io", "model", "ops", "gpu", "util"],
 };
 
 /** An import graph: files and `[importer, imported]` edges, as paths relative to the root. */

@@ -134,7 +134,7 @@ export function parseCommand(
   }
   // Accept `--flag=false` / `--flag=true` for booleans as train.py's configurator does.
   const pre: string[] = [];
-  for (const a of normalized) {
+  for (const a of _joinNegativeValues(specs, normalized)) {
     const m = /^--([^=]+)=(true|false|True|False)$/.exec(a);
     if (m && specs[m[1]]?.type === "boolean") {
       pre.push(m[2].toLowerCase() === "true" ? `--${m[1]}` : `--no-${m[1]}`);
@@ -164,6 +164,33 @@ export function parseCommand(
   }
   return { values, positionals: parsed.positionals, help: Boolean(raw.help), given };
 }
+
+/** A negative number as its own argument: `-1`, `-0.5`, `-.5`, `-1e-3`, `-Infinity`. */
+const _NEGATIVE = /^-(?:\d|\.\d|Infinity$)/;
+
+/**
+ * Joins a value-taking flag and a negative number that follows it as a separate argument
+ * (`--learning-rate -1` becomes `--learning-rate=-1`), which node:util's parseArgs would
+ * otherwise reject as "argument is ambiguous". Boolean flags and unknown names are left alone.
+ */
+function _joinNegativeValues(specs: FlagSpecs, argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i], next = argv[i + 1];
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const m = /^--([^=]+)$/.exec(a);
+    const spec = m ? specs[m[1]] : undefined;
+    if (spec && spec.type !== "boolean" && next !== undefined && _NEGATIVE.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function _cleanParseError(msg: string): string {
   const m = /Unknown option '([^']+)'/.exec(msg);
   if (m) return `unknown flag ${m[1]}`;

@@ -45,10 +45,16 @@ export function tuneMode(values: FlagValues): TuneMode {
 /**
  * Configures `tunerFor(gpu)` from the flags (mode and cache file).
  *
+ * @param gpu the device
+ * @param values parsed flags (`--tune`, `--tune-cache`)
+ * @param mode the mode to use instead of the flags' (default {@link tuneMode})
  * @returns the mode
  */
-export async function configureTuner(gpu: Gpu, values: FlagValues): Promise<TuneMode> {
-  const mode = tuneMode(values);
+export async function configureTuner(
+  gpu: Gpu,
+  values: FlagValues,
+  mode: TuneMode = tuneMode(values),
+): Promise<TuneMode> {
   const cachePath = (values["tune-cache"] as string | undefined) ?? defaultTuneCachePath();
   await tunerFor(gpu).configure({ mode, cachePath });
   return mode;

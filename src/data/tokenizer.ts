@@ -98,6 +98,18 @@ export class Tokenizer {
   private constructor(model: ModelProto) {
     this.model = model;
     const ts = model.trainerSpec ?? {}, ns = model.normalizerSpec ?? {};
+    if (model.pieces.length === 0) {
+      throw new SyntaxError(
+        "Cannot create tokenizer: the model has no pieces (the file is empty or truncated)",
+      );
+    }
+    if (Object.keys(ts).length === 0) {
+      // SentencePiece always writes trainer_spec after the pieces: a file cut short loses it.
+      throw new SyntaxError(
+        `Cannot create tokenizer: the model ends after ${model.pieces.length} pieces without ` +
+          "its trainer_spec (the file is truncated)",
+      );
+    }
     const type = ts.modelType ?? TRAINER_SPEC_DEFAULTS.modelType;
     if (type !== ModelType.BPE) {
       throw new RangeError(
@@ -114,7 +126,6 @@ export class Tokenizer {
       );
     }
     const n = model.pieces.length;
-    if (n === 0) throw new SyntaxError("Cannot create tokenizer: the model has no pieces");
     this.vocabSize = n;
     this.#pieces = new Array(n);
     this.#types = new Uint8Array(n);
@@ -197,25 +208,38 @@ export class Tokenizer {
 
   /**
    * A tokenizer from llama2.c's `tokenizer.bin` (read by {@link readTokenizerBin}, which says
-   * how piece types are inferred).
+   * how piece types are inferred). A file without the `<unk>`, `\n<s>\n` and `\n</s>\n` pieces
+   * gets run.c's fixed ids instead: unknown 0, BOS 1, EOS 2.
    *
    * @param bytes the file's bytes
    * @param vocabSize number of tokens to read (default: every token up to the end of the file)
    * @throws {SyntaxError} when the file is truncated or a token is not UTF-8
    */
   static fromLlama2cBin(bytes: Uint8Array, vocabSize?: number): Tokenizer {
-    return new Tokenizer(readTokenizerBin(bytes, vocabSize));
+    return new Tokenizer(_withRunCIds(readTokenizerBin(bytes, vocabSize)));
   }
 
   /**
    * Loads a SentencePiece `.model` or a llama2.c `.bin` (chosen by extension; other names are
    * sniffed: a `.model` starts with the protobuf tag byte 0x0A).
+   *
+   * @throws {Error} (its class kept: SyntaxError for a malformed file, the OS error when it
+   *   cannot be read) with a one-line message naming `path`
    */
   static async load(path: string): Promise<Tokenizer> {
-    const bytes = await Deno.readFile(path);
-    const isBin = path.endsWith(".bin") ||
-      (!path.endsWith(".model") && bytes.length > 0 && bytes[0] !== 0x0a);
-    return isBin ? Tokenizer.fromLlama2cBin(bytes) : Tokenizer.fromModelProto(bytes);
+    try {
+      const bytes = await Deno.readFile(path);
+      const isBin = path.endsWith(".bin") ||
+        (!path.endsWith(".model") && bytes.length > 0 && bytes[0] !== 0x0a);
+      return isBin ? Tokenizer.fromLlama2cBin(bytes) : Tokenizer.fromModelProto(bytes);
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      let why = e.message.split("\n")[0].replace(/^Cannot [^:]*: /, "");
+      if (e instanceof Deno.errors.NotFound) why = "it does not exist";
+      else if (e instanceof Deno.errors.IsADirectory) why = "it is a directory";
+      e.message = `Cannot load tokenizer ${path}: ${why}`;
+      throw e;
+    }
   }
 
   /** The piece text of an id (spaces as U+2581). */
@@ -662,4 +686,33 @@ function _decodeBytes(b: number[]): string {
     }
   }
   return s;
+}
+
+/**
+ * run.c assumes `<unk>` = 0, BOS = 1, EOS = 2 whatever the pieces say: a tokenizer.bin without
+ * the control pieces gets those ids (as long as they are ordinary pieces).
+ */
+function _withRunCIds(model: ModelProto): ModelProto {
+  const ts = model.trainerSpec;
+  const pieces = model.pieces;
+  const assume = (id: number | undefined, at: number, type: PieceType): number => {
+    if (id !== undefined && id >= 0) return id;
+    if (at >= pieces.length || pieces[at].type !== PieceType.NORMAL) return -1;
+    pieces[at] = { ...pieces[at], type };
+    return at;
+  };
+  const bosId = assume(ts.bosId, 1, PieceType.CONTROL);
+  const eosId = assume(ts.eosId, 2, PieceType.CONTROL);
+  const unkId = assume(ts.unkId, 0, PieceType.UNKNOWN);
+  return {
+    ...model,
+    trainerSpec: {
+      ...ts,
+      unkId,
+      bosId,
+      eosId,
+      ...(bosId >= 0 ? { bosPiece: pieces[bosId].piece } : {}),
+      ...(eosId >= 0 ? { eosPiece: pieces[eosId].piece } : {}),
+    },
+  };
 }

@@ -2,18 +2,23 @@
  * Training checkpoints: everything a run needs to resume exactly, in two files plus the model
  * in llama2.c's format:
  *
- * - `out_dir/ckpt.safetensors`: float32 tensors, unpadded, readable by any safetensors reader:
- *   the parameters as `model.<name>` (per-layer tensors one per layer, e.g.
+ * - `out_dir/ckpt-<generation>.safetensors`: float32 tensors, unpadded, readable by any
+ *   safetensors reader: the parameters as `model.<name>` (per-layer tensors one per layer, e.g.
  *   `model.layers.3.wq` of shape [C, C]; `model.tok_embeddings`, `model.rms_final`, and
  *   `model.wcls` when the classifier is not tied), and AdamW's moments under the same names
  *   with `adam_m.` and `adam_v.` in place of `model.`.
  * - `out_dir/ckpt.json`: format version, model config, training settings, step, best val loss,
- *   the batch sampler's generator state, and the size and SHA-256 of the safetensors file.
+ *   the batch sampler's generator state, and the name, size and SHA-256 of the tensors file.
  * - `out_dir/model.bin`: llama2.c legacy v0 (as train.py's `model_export(..., version=0)`).
  *
- * Each file is written to a temporary file, fsynced and renamed; the JSON goes last, and loading
- * checks the tensors file against the size and hash it records, so an interrupted save is
- * detected instead of resuming from a mismatched pair.
+ * A crash at any instant of a save leaves a complete, resumable pair: each save writes its
+ * tensors under a new generation name (never over the file the current ckpt.json names), then
+ * renames ckpt.json into place (the one switch from the previous pair to the new one), then
+ * model.bin, and only then removes the previous generation's tensors. Every file is written to a
+ * temporary file, fsynced and renamed, and the directory is fsynced after each switch. Loading
+ * checks the tensors against the size and hash ckpt.json records. Out dirs written before
+ * generations (`ckpt.safetensors` + `ckpt.json`) load as they are; their next save moves them to
+ * generation names. Non-finite weights are never saved and never loaded.
  *
  * The checkpoint takes plain data: the run's settings are any JSON object (the trainer stores
  * its `TrainConfig` and passes `validateTrainConfig` to {@link loadCheckpoint} to check them),
@@ -23,19 +28,34 @@
  */
 import { join } from "node:path";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
-import { type TensorEntry, type TensorTable, tensorTable } from "../model/tensors.ts";
+import {
+  firstNonFinite,
+  type TensorEntry,
+  type TensorTable,
+  tensorTable,
+} from "../model/tensors.ts";
 import { Xoshiro128 } from "../util/rng.ts";
 import { encodeLlama2cV0, writeLlama2cFile } from "./llama2c.ts";
 import { encodeSafetensors, readSafetensors, type SafeTensorInput } from "./safetensors.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import {
+  LEGACY_TENSORS_FILE,
+  nextGeneration,
+  removeStaleCheckpointFiles,
+  tensorsFileGeneration,
+  tensorsFileName,
+} from "./ckpt_files.ts";
 
 /** `format` field of ckpt.json. */
 export const CHECKPOINT_FORMAT = "babyllama-checkpoint";
 /** `version` field of ckpt.json this code writes and reads. */
 export const CHECKPOINT_VERSION = 1;
-/** File names inside out_dir. */
+/**
+ * File names inside out_dir. The tensors file of a save is `ckpt-<generation>.safetensors`
+ * ({@link tensorsFileName}); `tensors` is the name out dirs written before generations use.
+ */
 export const CHECKPOINT_FILES = {
-  tensors: "ckpt.safetensors",
+  tensors: LEGACY_TENSORS_FILE,
   json: "ckpt.json",
   modelBin: "model.bin",
 } as const;
@@ -75,6 +95,10 @@ export interface CheckpointState<T extends object = Record<string, unknown>> {
 /** What {@link loadCheckpoint} returns: the state with arrays it owns. */
 export interface LoadedCheckpoint<T extends object = Record<string, unknown>>
   extends CheckpointState<T> {
+  /** The tensors file ckpt.json names (`ckpt-000003.safetensors`, or `ckpt.safetensors`). */
+  tensorsFile: string;
+  /** Its generation (0 for `ckpt.safetensors`). */
+  generation: number;
   /** Parameters, flat (padding zero). */
   params: Float32Array<ArrayBuffer>;
   /** AdamW first moment, flat. */
@@ -87,6 +111,16 @@ export interface LoadedCheckpoint<T extends object = Record<string, unknown>>
 export interface SaveOptions {
   /** Also write `model.bin` (llama2.c v0), as train.py does (default true). */
   modelBin?: boolean;
+}
+
+/** What {@link saveCheckpoint} wrote. */
+export interface SaveResult {
+  /** The new tensors file. */
+  tensorsFile: string;
+  /** Its generation. */
+  generation: number;
+  /** Files of earlier generations (and dead temporary files) removed after the switch. */
+  removed: string[];
 }
 
 /** Options of {@link loadCheckpoint}. */
@@ -166,10 +200,14 @@ export function encodeCheckpointTensors(s: CheckpointState<object>): Uint8Array<
 }
 
 /**
- * Saves a checkpoint to `outDir` (created if needed): ckpt.safetensors, then ckpt.json, then
- * model.bin, each atomically (temp file, fsync, rename).
+ * Saves a checkpoint to `outDir` (created if needed) so that a crash at any instant leaves
+ * either the previous complete checkpoint or the new one: the tensors under a new generation
+ * name, then ckpt.json (the switch), then model.bin, each atomically (temp file, fsync, rename,
+ * directory fsync); then the previous generation's tensors are removed.
  *
+ * @returns the new tensors file, its generation and the files removed
  * @throws {TypeError} when an array does not match the config's tensor table
+ * @throws {RangeError} when a parameter or moment is NaN or infinite (nothing is written)
  * @example
  * ```ts
  * import { modelConfig } from "../model/config.ts";
@@ -196,29 +234,43 @@ export async function saveCheckpoint(
   outDir: string,
   s: CheckpointState<object>,
   opts: SaveOptions = {},
-): Promise<void> {
+): Promise<SaveResult> {
   if (!Number.isSafeInteger(s.iter) || s.iter < 0) {
     throw new RangeError(`Cannot save checkpoint: iter must be an integer >= 0, got ${s.iter}`);
   }
   const bytes = encodeCheckpointTensors(s);
+  const table = tensorTable(s.config);
+  for (const [key, prefix] of _GROUPS) {
+    const bad = firstNonFinite(table, s[key]);
+    if (bad) {
+      throw new RangeError(
+        `Cannot save checkpoint at iter ${s.iter}: tensor ${prefix}.${bad.tensor} holds ` +
+          `${bad.value} at element ${bad.index}; the checkpoint in ${outDir} is left as it was`,
+      );
+    }
+  }
   await Deno.mkdir(outDir, { recursive: true });
+  const generation = await nextGeneration(outDir);
+  const tensorsFile = tensorsFileName(generation);
   const json = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
+    generation,
     iter: s.iter,
     best_val_loss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
     model_config: s.config,
     train_config: s.trainConfig,
     rng_state: { train: [...s.rngState.train], val: [...s.rngState.val] },
     tensors: {
-      file: CHECKPOINT_FILES.tensors,
+      file: tensorsFile,
       bytes: bytes.length,
       sha256: await _sha256(bytes),
     },
     saved_at: new Date().toISOString(),
   };
-  await writeFileAtomic(join(outDir, CHECKPOINT_FILES.tensors), bytes);
+  await writeFileAtomic(join(outDir, tensorsFile), bytes);
   await _syncDir(outDir);
+  // The switch: until this rename lands, ckpt.json names the previous generation's tensors.
   await writeFileAtomic(
     join(outDir, CHECKPOINT_FILES.json),
     new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"),
@@ -230,6 +282,8 @@ export async function saveCheckpoint(
       encodeLlama2cV0(s.config, s.params),
     );
   }
+  const removed = await removeStaleCheckpointFiles(outDir, tensorsFile);
+  return { tensorsFile, generation, removed };
 }
 
 function _bad(dir: string, what: string): never {
@@ -317,22 +371,24 @@ export async function loadCheckpoint<T extends object = Record<string, unknown>>
     _bad(outDir, `rng_state: ${_firstLine(e)}`);
   }
   const meta = j.tensors as { file?: unknown; bytes?: unknown; sha256?: unknown } | undefined;
-  if (meta?.file !== CHECKPOINT_FILES.tensors || typeof meta.sha256 !== "string") {
-    _bad(outDir, `${CHECKPOINT_FILES.json} does not describe ${CHECKPOINT_FILES.tensors}`);
+  const tensorsFile = typeof meta?.file === "string" ? meta.file : "";
+  const generation = tensorsFileGeneration(tensorsFile);
+  if (generation === null || typeof meta?.sha256 !== "string") {
+    _bad(outDir, `${CHECKPOINT_FILES.json} does not describe a ckpt-N.safetensors tensors file`);
   }
-  const tensorsPath = join(outDir, CHECKPOINT_FILES.tensors);
+  const tensorsPath = join(outDir, tensorsFile);
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(tensorsPath);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) _bad(outDir, `${CHECKPOINT_FILES.tensors} is missing`);
+    if (e instanceof Deno.errors.NotFound) _bad(outDir, `${tensorsFile} is missing`);
     throw e;
   }
   if (bytes.length !== meta.bytes || (await _sha256(bytes)) !== meta.sha256) {
     _bad(
       outDir,
-      `${CHECKPOINT_FILES.tensors} (${bytes.length} bytes) does not match ${CHECKPOINT_FILES.json}` +
-        ` (${meta.bytes} bytes, iter ${iter}); a save was interrupted or the files were mixed`,
+      `${tensorsFile} (${bytes.length} bytes) does not match ${CHECKPOINT_FILES.json}` +
+        ` (${meta.bytes} bytes, iter ${iter}); the file was changed or the files were mixed`,
     );
   }
   let file;
@@ -375,7 +431,19 @@ export async function loadCheckpoint<T extends object = Record<string, unknown>>
   for (const name of file.tensors.keys()) {
     if (!expected.has(name)) _bad(outDir, `unexpected tensor ${name} for this model config`);
   }
+  for (const [key, prefix] of _GROUPS) {
+    const bad = firstNonFinite(table, out[key]);
+    if (bad) {
+      _bad(
+        outDir,
+        `tensor ${prefix}.${bad.tensor} holds ${bad.value} at element ${bad.index} (iter ${iter}); ` +
+          "a diverged run saved it: use an earlier checkpoint",
+      );
+    }
+  }
   return {
+    tensorsFile,
+    generation,
     config,
     trainConfig,
     iter,

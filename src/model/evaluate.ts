@@ -85,7 +85,8 @@ export async function evaluateTokens(
   for (let i = 0; i < n * S + 1; i++) {
     if (tokens[i] >= config.vocab_size) {
       throw new RangeError(
-        `Cannot evaluate: token ${tokens[i]} at index ${i} is >= vocab_size ${config.vocab_size}`,
+        `Cannot evaluate: token ${tokens[i]} at index ${i} is >= vocab_size ${config.vocab_size} ` +
+          "(the tokens were made with a tokenizer that is not the model's)",
       );
     }
   }

