@@ -372,9 +372,10 @@ export type TuneTimer = "timestamp" | "wall" | "cpu";
  * Times a plan. On a CPU adapter: the CPU time of this process around the submit (llvmpipe's
  * worker threads included), which a shared, loaded machine disturbs far less than wall time
  * (measured here: wall GFLOP/s of one matmul varied 2x between runs, GFLOP per CPU-second by
- * 3%). On a GPU: the sum of its dispatches' GPU times (each in its own timestamped pass,
- * {@link PassTimer}) where the device has `timestamp-query`, else the wall clock around
- * `onSubmittedWorkDone`.
+ * 3%); a variant that left cores idle would not look slower by it, but every CPU candidate
+ * gives the model's shapes hundreds of workgroups. On a GPU: the sum of its dispatches' GPU
+ * times (each in its own timestamped pass, {@link PassTimer}) where the device has
+ * `timestamp-query`, else the wall clock around `onSubmittedWorkDone`.
  */
 class _Timer {
   #gpu: Gpu;
