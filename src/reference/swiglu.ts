@@ -29,3 +29,37 @@ export function swigluBackward(
   }
   return { dh1, dh3 };
 }
+
+/** {@link swigluForward} with h1 and h3 side by side in each row of `h13 [N, 2H]`; out [N, H]. */
+export function swigluPackedForward(h13: ArrayLike<number>, N: number, H: number): Float64Array {
+  const { h1, h3 } = _unpack(h13, N, H);
+  return swigluForward(h1, h3);
+}
+
+/** {@link swigluBackward} for {@link swigluPackedForward}: `dh13 [N, 2H]`, rows `[dh1 | dh3]`. */
+export function swigluPackedBackward(
+  dout: ArrayLike<number>,
+  h13: ArrayLike<number>,
+  N: number,
+  H: number,
+): Float64Array {
+  const { h1, h3 } = _unpack(h13, N, H);
+  const { dh1, dh3 } = swigluBackward(dout, h1, h3);
+  const out = new Float64Array(2 * N * H);
+  for (let n = 0; n < N; n++) {
+    out.set(dh1.subarray(n * H, (n + 1) * H), 2 * n * H);
+    out.set(dh3.subarray(n * H, (n + 1) * H), (2 * n + 1) * H);
+  }
+  return out;
+}
+
+function _unpack(h13: ArrayLike<number>, N: number, H: number) {
+  const h1 = new Float64Array(N * H), h3 = new Float64Array(N * H);
+  for (let n = 0; n < N; n++) {
+    for (let c = 0; c < H; c++) {
+      h1[n * H + c] = h13[2 * n * H + c];
+      h3[n * H + c] = h13[2 * n * H + H + c];
+    }
+  }
+  return { h1, h3 };
+}

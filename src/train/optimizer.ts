@@ -10,7 +10,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { BufferPool, Readback, readF32, writeBuffer } from "../gpu/buffers.ts";
 import { Plan } from "../gpu/plan.ts";
-import type { TensorTable } from "../model/tensors.ts";
+import { decaySpans, type TensorTable } from "../model/tensors.ts";
 import {
   adamwUpdate,
   decodeStepStatus,
@@ -107,8 +107,12 @@ export class AdamW implements Disposable {
       this.#statusReadback = new Readback(gpu, STEP_STATUS_BYTES, "step_status:readback");
       stepGuard(this.plan, { gnorm: this.gnorm, loss: guard.loss, status: this.status });
     }
-    for (const e of table.entries) {
-      const range = { offset: e.offset * 4, size: e.layers * e.layerStride * 4 };
+    // One update per run of equal weight decay (wq|wk|wv are interleaved per layer: tensorTable),
+    // each run no longer than one storage binding.
+    const maxFloats = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize) /
+      4;
+    for (const span of decaySpans(table, maxFloats)) {
+      const range = { offset: span.offset * 4, size: span.size * 4 };
       adamwUpdate(this.plan, {
         params: { buffer: params, ...range },
         grads: { buffer: grads, ...range },
@@ -116,7 +120,7 @@ export class AdamW implements Disposable {
         v: { buffer: this.v, ...range },
         hyper: this.#hyper,
         gnorm: this.gnorm,
-      }, { N: e.layers * e.layerStride, weight_decay: e.decay ? config.weight_decay : 0 });
+      }, { N: span.size, weight_decay: span.decay ? config.weight_decay : 0 });
     }
   }
 
