@@ -6,10 +6,16 @@
  * backward reuses across blocks. Sizes are in f32 elements; N = B*T rows, C = dim,
  * H = hidden_dim, KV = n_kv_heads * head size, V = vocab_size.
  *
+ * Which buffers exist depends on the {@link Fusion} the plans record: the fused QKV matmul writes
+ * `qkv` (rows `[q | k | v]`, split by one RoPE dispatch into the saved q, k, v), the fused W1|W3
+ * matmul writes `h13` (rows `[h1 | h3]`, read by SwiGLU as they are); unfused, the separate
+ * matmuls write `qraw`, `kraw` (and v directly), `h1` and `h3`. The others are `null`.
+ *
  * @module
  */
 import type { BufferPool } from "../gpu/buffers.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
+import { tensorTable } from "./tensors.ts";
 import { embeddingIndexLength } from "../ops/embedding.ts";
 import { ropeFreqs } from "./rope_freqs.ts";
 
@@ -21,6 +27,51 @@ export interface ModelShape {
   T: number;
   /** Allocate gradients and record the backward pass. */
   training: boolean;
+  /**
+   * Record the fused kernels (default true): see {@link Fusion}. `false` records one kernel per
+   * op (one matmul per weight, RoPE per tensor, residual adds and RMSNorms apart), for
+   * comparisons; the results agree to rounding (the input gradient of a fused matmul sums its
+   * outputs in one pass).
+   */
+  fuse?: boolean;
+}
+
+/** Which fused kernels a model's plans record. */
+export interface Fusion {
+  /**
+   * One matmul for wq|wk|wv (the tensor table stores them side by side: `TensorTable.fused`),
+   * one dispatch for RoPE of q and k (and the copy of v), one for its backward.
+   */
+  qkv: boolean;
+  /** One matmul for w1|w3 (stored side by side), SwiGLU reading its packed output. */
+  w13: boolean;
+  /**
+   * Each residual add folded into the RMSNorm after it (the next block's, or the final one):
+   * one kernel writes the residual stream, the normalised rows and their rstd.
+   */
+  residualNorm: boolean;
+}
+
+/**
+ * The fusion a model records: all of it unless `shape.fuse` is false, each matmul group only
+ * where the tensor table stores its weights side by side.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { modelFusion } from "./activations.ts";
+ *
+ * const shape = { B: 8, T: 256, training: true };
+ * assert.deepEqual(modelFusion(modelConfig(), shape), { qkv: true, w13: true, residualNorm: true });
+ * // dim 20: 20*20 floats of wq are not a multiple of 64, so wk does not follow wq directly
+ * const odd = modelConfig({ dim: 20, n_heads: 2, n_layers: 1, vocab_size: 32 });
+ * assert.equal(modelFusion(odd, shape).qkv, false);
+ * ```
+ */
+export function modelFusion(config: ModelConfig, shape: ModelShape): Fusion {
+  const on = shape.fuse ?? true, adjacent = tensorTable(config).fused;
+  return { qkv: on && adjacent.wqkv, w13: on && adjacent.w13, residualNorm: on };
 }
 
 /** What one block saves for its backward pass (x is the residual stream). */
@@ -47,10 +98,12 @@ export interface BlockActivations {
   xn2: GPUBuffer;
   /** Its 1/rms per row [N]. */
   rstd2: GPUBuffer;
-  /** xn2·w1ᵀ [N,H]. */
-  h1: GPUBuffer;
-  /** xn2·w3ᵀ [N,H]. */
-  h3: GPUBuffer;
+  /** xn2·[w1; w3]ᵀ [N,2H], rows `[h1 | h3]` (fused W1|W3; else `null`). */
+  h13: GPUBuffer | null;
+  /** xn2·w1ᵀ [N,H] (unfused; else `null`). */
+  h1: GPUBuffer | null;
+  /** xn2·w3ᵀ [N,H] (unfused; else `null`). */
+  h3: GPUBuffer | null;
   /** silu(h1) * h3 [N,H]. */
   hg: GPUBuffer;
 }
@@ -67,10 +120,12 @@ export interface GradActivations {
   dproj: GPUBuffer | null;
   /** d hg [N,H]. */
   dhg: GPUBuffer;
-  /** d h1 [N,H]. */
-  dh1: GPUBuffer;
-  /** d h3 [N,H]. */
-  dh3: GPUBuffer;
+  /** d h13 [N,2H], rows `[dh1 | dh3]` (fused W1|W3; else `null`). */
+  dh13: GPUBuffer | null;
+  /** d h1 [N,H] (unfused; else `null`). */
+  dh1: GPUBuffer | null;
+  /** d h3 [N,H] (unfused; else `null`). */
+  dh3: GPUBuffer | null;
   /** d att [N,C]. */
   datt: GPUBuffer;
   /** d q after RoPE [N,C]. */
@@ -79,10 +134,12 @@ export interface GradActivations {
   dk: GPUBuffer;
   /** d v [N,KV]. */
   dv: GPUBuffer;
-  /** d q before RoPE [N,C]. */
-  dqraw: GPUBuffer;
-  /** d k before RoPE [N,KV]. */
-  dkraw: GPUBuffer;
+  /** d qkv [N,C+2KV], rows `[dq | dk | dv]` before RoPE (fused QKV; else `null`). */
+  dqkv: GPUBuffer | null;
+  /** d q before RoPE [N,C] (unfused; else `null`). */
+  dqraw: GPUBuffer | null;
+  /** d k before RoPE [N,KV] (unfused; else `null`). */
+  dkraw: GPUBuffer | null;
   /** Attention backward's per-row scratch [B*NH*T]. */
   attScratch: GPUBuffer;
 }
@@ -117,10 +174,17 @@ export interface Activations {
   xf: GPUBuffer;
   /** Its 1/rms per row [N]. */
   rstdf: GPUBuffer;
-  /** xn1·wqᵀ before RoPE [N,C] (scratch shared by blocks). */
-  qraw: GPUBuffer;
-  /** xn1·wkᵀ before RoPE [N,KV] (scratch shared by blocks). */
-  kraw: GPUBuffer;
+  /** Which fused kernels the plans record (and so which of the buffers below exist). */
+  fusion: Fusion;
+  /**
+   * xn1·[wq; wk; wv]ᵀ [N,C+2KV], rows `[q | k | v]` before RoPE (scratch shared by blocks; fused
+   * QKV, else `null`).
+   */
+  qkv: GPUBuffer | null;
+  /** xn1·wqᵀ before RoPE [N,C] (scratch shared by blocks; unfused, else `null`). */
+  qraw: GPUBuffer | null;
+  /** xn1·wkᵀ before RoPE [N,KV] (scratch shared by blocks; unfused, else `null`). */
+  kraw: GPUBuffer | null;
   /** Output of wo or w2 before dropout [N,C] (scratch shared by blocks). */
   proj: GPUBuffer;
   /** proj after dropout [N,C] (`proj` itself without dropout). */
@@ -171,7 +235,11 @@ export function allocateActivations(
   const { B, T, training } = shape;
   const N = B * T, C = config.dim, H = config.hidden_dim, V = config.vocab_size;
   const KV = kvDim(config), NH = config.n_heads, drop = config.dropout > 0;
+  const fusion = modelFusion(config, shape);
   const f = (label: string, n: number) => pool.create(label, n * 4);
+  /** A buffer that exists only when `on`. */
+  const fIf = (on: boolean, label: string, n: number) => on ? f(label, n) : null;
+  const FQ = fusion.qkv, FH = fusion.w13;
   const loss = f("loss", 4);
   const tokens = f("tokens", N);
   const targets = f("targets", N);
@@ -198,16 +266,18 @@ export function allocateActivations(
       xm: f(`res_mid.${l}`, N * C),
       xn2: f(`xn2.${l}`, N * C),
       rstd2: f(`rstd2.${l}`, N),
-      h1: f(`h1.${l}`, N * H),
-      h3: f(`h3.${l}`, N * H),
+      h13: fIf(FH, `h13.${l}`, N * 2 * H),
+      h1: fIf(!FH, `h1.${l}`, N * H),
+      h3: fIf(!FH, `h3.${l}`, N * H),
       hg: f(`hg.${l}`, N * H),
     });
   }
   const resOut = f("res_out", N * C);
   const xf = f("xf", N * C);
   const rstdf = f("rstdf", N);
-  const qraw = f("q_raw", N * C);
-  const kraw = f("k_raw", N * KV);
+  const qkv = fIf(FQ, "qkv", N * (C + 2 * KV));
+  const qraw = fIf(!FQ, "q_raw", N * C);
+  const kraw = fIf(!FQ, "k_raw", N * KV);
   const proj = f("proj", N * C);
   const projDrop = drop ? f("proj_dropout", N * C) : proj;
   const embRaw = drop ? f("emb_raw", N * C) : null;
@@ -221,14 +291,16 @@ export function allocateActivations(
       dxn: f("dxn", N * C),
       dproj: drop ? f("dproj", N * C) : null,
       dhg: f("dhg", N * H),
-      dh1: f("dh1", N * H),
-      dh3: f("dh3", N * H),
+      dh13: fIf(FH, "dh13", N * 2 * H),
+      dh1: fIf(!FH, "dh1", N * H),
+      dh3: fIf(!FH, "dh3", N * H),
       datt: f("datt", N * C),
       dq: f("dq", N * C),
       dk: f("dk", N * KV),
       dv: f("dv", N * KV),
-      dqraw: f("dq_raw", N * C),
-      dkraw: f("dk_raw", N * KV),
+      dqkv: fIf(FQ, "dqkv", N * (C + 2 * KV)),
+      dqraw: fIf(!FQ, "dq_raw", N * C),
+      dkraw: fIf(!FQ, "dk_raw", N * KV),
       attScratch: f("att_scratch", B * NH * T),
     }
     : null;
@@ -247,6 +319,8 @@ export function allocateActivations(
     resOut,
     xf,
     rstdf,
+    fusion,
+    qkv,
     qraw,
     kraw,
     proj,

@@ -16,7 +16,20 @@
  * the first writing (`=`) and the rest adding (`+=`) in a fixed order, so every run gives the
  * same bits.
  *
- * - {@link recordForward}: embedding (+ dropout), {@link blockForward} per layer, final RMSNorm.
+ * Fused (activations.ts `Fusion`, the default), the same graph takes fewer dispatches:
+ * - `qkv = xn1·[wq; wk; wv]ᵀ` is one matmul (the tensor table stores each layer's wq, wk, wv
+ *   side by side, one `[C + 2KV, C]` matrix), and one `rope_qkv_forward` writes q, k (rotated)
+ *   and v from it; backward, `rope_qkv_backward` writes dqkv from dq, dk, dv and one matmul
+ *   backward gives dxn (one sum over all C + 2KV outputs) and the three weights' gradients.
+ * - `h13 = xn2·[w1; w3]ᵀ` likewise, with SwiGLU reading and writing the packed `[N, 2H]` rows.
+ * - Each residual add is folded into the RMSNorm after it (`residual_rmsnorm_forward`): the
+ *   attention half ends with `xm = x + proj` and `xn2`, a block with the next block's `x` and
+ *   `xn1` (the last one with `resOut` and `xf`). Its backward is `rmsnormBackward`'s `+=` into
+ *   `dres`, as before.
+ * Per block that is 9 forward and 16 backward dispatches instead of 15 and 23 (no dropout).
+ *
+ * - {@link recordForward}: embedding (+ dropout), {@link blockForward} per layer, final RMSNorm
+ *   (fused: the first block's RMSNorm, then the blocks, the last of which ends with `xf`).
  * - {@link recordHead}: per row chunk classifier and cross-entropy (+ their backward), loss mean.
  * - {@link recordBackward}: final RMSNorm, {@link blockBackward} per layer in reverse, embedding.
  *
@@ -25,15 +38,34 @@
 import type { BufferBinding } from "../gpu/buffers.ts";
 import type { Plan } from "../gpu/plan.ts";
 import { headSize, kvDim, type ModelConfig } from "./config.ts";
-import { type TensorName, tensorRange, type TensorTable } from "./tensors.ts";
+import {
+  type FusedName,
+  fusedRange,
+  type TensorName,
+  tensorRange,
+  type TensorTable,
+} from "./tensors.ts";
 import type { Activations, ModelShape } from "./activations.ts";
 import { matmulBackward, matmulForward, type MatmulSizes } from "../ops/matmul.ts";
 import { rmsnormBackward, rmsnormForward } from "../ops/rmsnorm.ts";
 import { embeddingBackward, embeddingForward } from "../ops/embedding.ts";
-import { swigluBackward, swigluForward } from "../ops/swiglu.ts";
+import {
+  swigluBackward,
+  swigluForward,
+  swigluPackedBackward,
+  swigluPackedForward,
+} from "../ops/swiglu.ts";
 import { dropoutBackward, dropoutForward, type DropoutParams } from "../ops/dropout.ts";
 import { residualForward } from "../ops/residual.ts";
-import { ropeBackward, ropeForward, type RopeSizes } from "../ops/rope.ts";
+import {
+  ropeBackward,
+  ropeForward,
+  ropeQkvBackward,
+  ropeQkvForward,
+  type RopeQkvSizes,
+  type RopeSizes,
+} from "../ops/rope.ts";
+import { residualRmsnormForward } from "../ops/residual_rmsnorm.ts";
 import { attentionBackward, attentionForward, type AttentionSizes } from "../ops/attention.ts";
 import { crossentropyBackward, crossentropyForward, lossMean } from "../ops/crossentropy.ts";
 
@@ -67,6 +99,11 @@ interface Sizes {
   w1: MatmulSizes;
   w3: MatmulSizes;
   w2: MatmulSizes;
+  /** The fused wq|wk|wv matmul (OC = C + 2KV). */
+  wqkv: MatmulSizes;
+  /** The fused w1|w3 matmul (OC = 2H). */
+  w13: MatmulSizes;
+  ropeQkv: RopeQkvSizes;
   ropeQ: RopeSizes;
   ropeK: RopeSizes;
   att: AttentionSizes;
@@ -74,6 +111,8 @@ interface Sizes {
   res: { N: number };
   /** Elementwise over [N,H] (SwiGLU). */
   glu: { N: number };
+  /** SwiGLU over packed [N,2H] rows. */
+  glu13: { N: number; H: number };
   /** Dropout over [N,C] at `site` of `layer` (-1: the embedding), with its own mask. */
   drop: (site: number, layer: number) => DropoutParams;
 }
@@ -95,11 +134,15 @@ function _sizes(g: Graph): Sizes {
     w1: { N, C, OC: H },
     w3: { N, C, OC: H },
     w2: { N, C: H, OC: C },
+    wqkv: { N, C, OC: C + 2 * KV },
+    w13: { N, C, OC: 2 * H },
+    ropeQkv: { B, T, NH, NKV, HS },
     ropeQ: { B, T, NH, HS },
     ropeK: { B, T, NH: NKV, HS },
     att: { B, T, NH, NKV, HS },
     res: { N: N * C },
     glu: { N: N * H },
+    glu13: { N, H },
     drop: (site, layer) => ({ N: N * C, p, salt: (layer + 1) * 16 + site }),
   };
 }
@@ -131,6 +174,12 @@ function _trainable(g: Graph, name: TensorName, layer = 0): Trainable {
   };
 }
 
+/** One layer's group of adjacent weights and of their gradients, as one matrix. */
+function _fused(g: Graph, name: FusedName, layer: number): Trainable {
+  const range = fusedRange(g.table, name, layer);
+  return { weight: { buffer: g.params, ...range }, dweight: { buffer: g.grads!, ...range } };
+}
+
 /** A weight and its gradient. */
 interface Trainable {
   weight: BufferBinding;
@@ -160,14 +209,24 @@ export function recordForward(plan: Plan, g: Graph, train: boolean): void {
   const s = _sizes(g), act = g.acts, drop = train && g.config.dropout > 0;
   const x0 = act.layers[0]?.x ?? act.resOut, emb = drop ? act.embRaw! : x0;
   const wte = _param(g, "tok_embeddings"), rmsf = _param(g, "rms_final");
+  const fuseNorm = act.fusion.residualNorm, a0 = act.layers[0];
   embeddingForward(plan, { out: emb, tokens: act.tokens, weight: wte }, s.embed);
   if (drop) dropoutForward(plan, { out: x0, inp: emb, seed: act.seed }, s.drop(0, -1));
+  if (fuseNorm && a0) {
+    const rms = _param(g, "rms_att", 0);
+    rmsnormForward(plan, { out: a0.xn1, rstd: a0.rstd1, inp: a0.x, weight: rms }, s.rms);
+  }
   for (let l = 0; l < g.config.n_layers; l++) blockForward(plan, g, l, drop);
-  rmsnormForward(plan, { out: act.xf, rstd: act.rstdf, inp: act.resOut, weight: rmsf }, s.rms);
+  if (!fuseNorm || !a0) {
+    rmsnormForward(plan, { out: act.xf, rstd: act.rstdf, inp: act.resOut, weight: rmsf }, s.rms);
+  }
 }
 
 /**
  * Records block `l` forward: its input `layers[l].x` to the next block's input (or `resOut`).
+ * With `fusion.residualNorm` the block starts from `xn1` and `rstd1` (recorded by the block
+ * before, or by {@link recordForward} for block 0) and ends by writing the next block's `xn1`
+ * and `rstd1` (the last block: `xf` and `rstdf`).
  *
  * @param plan the plan to record into
  * @param g the model's buffers
@@ -177,31 +236,60 @@ export function recordForward(plan: Plan, g: Graph, train: boolean): void {
 export function blockForward(plan: Plan, g: Graph, l: number, drop: boolean): void {
   const s = _sizes(g),
     act = g.acts,
+    f = act.fusion,
     a = act.layers[l],
     w = _block((n) => _param(g, n, l)),
     seed = act.seed;
-  const next = act.layers[l + 1]?.x ?? act.resOut;
+  const n = act.layers[l + 1]; // the next block's activations (none after the last block)
+  const next = n?.x ?? act.resOut;
   const rope = { freqs_cos: act.freqsCos, freqs_sin: act.freqsSin };
   const proj = act.proj, po = drop ? act.projDrop : proj; // po: proj after dropout
   // Attention: xm = x + dropout(att·woᵀ).
-  rmsnormForward(plan, { out: a.xn1, rstd: a.rstd1, inp: a.x, weight: w.rms_att }, s.rms);
-  matmulForward(plan, { out: act.qraw, inp: a.xn1, weight: w.wq }, s.wq);
-  matmulForward(plan, { out: act.kraw, inp: a.xn1, weight: w.wk }, s.wk);
-  matmulForward(plan, { out: a.v, inp: a.xn1, weight: w.wv }, s.wv);
-  ropeForward(plan, { out: a.q, inp: act.qraw, ...rope }, s.ropeQ);
-  ropeForward(plan, { out: a.k, inp: act.kraw, ...rope }, s.ropeK);
+  if (!f.residualNorm) {
+    rmsnormForward(plan, { out: a.xn1, rstd: a.rstd1, inp: a.x, weight: w.rms_att }, s.rms);
+  }
+  if (f.qkv) {
+    const wqkv = _fused(g, "wqkv", l).weight, qkv = act.qkv!;
+    matmulForward(plan, { out: qkv, inp: a.xn1, weight: wqkv }, s.wqkv);
+    ropeQkvForward(plan, { q: a.q, k: a.k, v: a.v, qkv, ...rope }, s.ropeQkv);
+  } else {
+    matmulForward(plan, { out: act.qraw!, inp: a.xn1, weight: w.wq }, s.wq);
+    matmulForward(plan, { out: act.kraw!, inp: a.xn1, weight: w.wk }, s.wk);
+    matmulForward(plan, { out: a.v, inp: a.xn1, weight: w.wv }, s.wv);
+    ropeForward(plan, { out: a.q, inp: act.qraw!, ...rope }, s.ropeQ);
+    ropeForward(plan, { out: a.k, inp: act.kraw!, ...rope }, s.ropeK);
+  }
   attentionForward(plan, { out: a.att, lse: a.lse, q: a.q, k: a.k, v: a.v }, s.att);
   matmulForward(plan, { out: proj, inp: a.att, weight: w.wo }, s.wo);
   if (drop) dropoutForward(plan, { out: po, inp: proj, seed }, s.drop(1, l));
-  residualForward(plan, { out: a.xm, inp1: a.x, inp2: po }, s.res);
+  const ffnNorm = { out: a.xn2, rstd: a.rstd2, weight: w.rms_ffn };
+  if (f.residualNorm) {
+    residualRmsnormForward(plan, { res: a.xm, inp1: a.x, inp2: po, ...ffnNorm }, s.rms);
+  } else {
+    residualForward(plan, { out: a.xm, inp1: a.x, inp2: po }, s.res);
+    rmsnormForward(plan, { inp: a.xm, ...ffnNorm }, s.rms);
+  }
   // FFN: x' = xm + dropout(w2(silu(w1 xn2) * w3 xn2)).
-  rmsnormForward(plan, { out: a.xn2, rstd: a.rstd2, inp: a.xm, weight: w.rms_ffn }, s.rms);
-  matmulForward(plan, { out: a.h1, inp: a.xn2, weight: w.w1 }, s.w1);
-  matmulForward(plan, { out: a.h3, inp: a.xn2, weight: w.w3 }, s.w3);
-  swigluForward(plan, { out: a.hg, h1: a.h1, h3: a.h3 }, s.glu);
+  if (f.w13) {
+    const w13 = _fused(g, "w13", l).weight, h13 = a.h13!;
+    matmulForward(plan, { out: h13, inp: a.xn2, weight: w13 }, s.w13);
+    swigluPackedForward(plan, { out: a.hg, h13 }, s.glu13);
+  } else {
+    matmulForward(plan, { out: a.h1!, inp: a.xn2, weight: w.w1 }, s.w1);
+    matmulForward(plan, { out: a.h3!, inp: a.xn2, weight: w.w3 }, s.w3);
+    swigluForward(plan, { out: a.hg, h1: a.h1!, h3: a.h3! }, s.glu);
+  }
   matmulForward(plan, { out: proj, inp: a.hg, weight: w.w2 }, s.w2);
   if (drop) dropoutForward(plan, { out: po, inp: proj, seed }, s.drop(2, l));
-  residualForward(plan, { out: next, inp1: a.xm, inp2: po }, s.res);
+  if (f.residualNorm) {
+    // x' and the next RMSNorm: the next block's rms_att, or rms_final after the last block.
+    const norm = n
+      ? { out: n.xn1, rstd: n.rstd1, weight: _param(g, "rms_att", l + 1) }
+      : { out: act.xf, rstd: act.rstdf, weight: _param(g, "rms_final") };
+    residualRmsnormForward(plan, { res: next, inp1: a.xm, inp2: po, ...norm }, s.rms);
+  } else {
+    residualForward(plan, { out: next, inp1: a.xm, inp2: po }, s.res);
+  }
 }
 
 // --------------------------------------------------------------------------------------- head
@@ -261,9 +349,9 @@ export function recordBackward(plan: Plan, g: Graph): void {
  * @param l the layer
  */
 export function blockBackward(plan: Plan, g: Graph, l: number): void {
-  const s = _sizes(g), act = g.acts, a = act.layers[l], seed = act.seed;
+  const s = _sizes(g), act = g.acts, f = act.fusion, a = act.layers[l], seed = act.seed;
   const t = _block((n) => _trainable(g, n, l)); // weight + dweight of each block tensor
-  const { dres, dxn, dproj, dhg, dh1, dh3, datt, dq, dk, dv, dqraw, dkraw } = act.grad!;
+  const { dres, dxn, dproj, dhg, datt, dq, dk, dv } = act.grad!;
   const rope = { freqs_cos: act.freqsCos, freqs_sin: act.freqsSin };
   const saved = { q: a.q, k: a.k, v: a.v, out: a.att, lse: a.lse, scratch: act.grad!.attScratch };
   const dp = dproj ?? dres; // d before a dropout site (dres itself without dropout)
@@ -271,18 +359,32 @@ export function blockBackward(plan: Plan, g: Graph, l: number): void {
   // FFN: x' = xm + dropout(w2(hg)); dres holds d x'.
   if (dproj) dropoutBackward(plan, { dinp: dproj, dout: dres, seed }, s.drop(2, l));
   matmulBackward(plan, { dinp: dhg, dout: dp, inp: a.hg, ...t.w2 }, s.w2);
-  swigluBackward(plan, { dh1, dh3, dout: dhg, h1: a.h1, h3: a.h3 }, s.glu);
-  matmulBackward(plan, { dinp: dxn, dout: dh1, inp: a.xn2, ...t.w1 }, s.w1);
-  matmulBackward(plan, { dinp: dxn, dout: dh3, inp: a.xn2, ...t.w3 }, { ...s.w3, ...add });
+  if (f.w13) {
+    const dh13 = act.grad!.dh13!, h13 = a.h13!;
+    swigluPackedBackward(plan, { dh13, dout: dhg, h13 }, s.glu13);
+    matmulBackward(plan, { dinp: dxn, dout: dh13, inp: a.xn2, ..._fused(g, "w13", l) }, s.w13);
+  } else {
+    const dh1 = act.grad!.dh1!, dh3 = act.grad!.dh3!;
+    swigluBackward(plan, { dh1, dh3, dout: dhg, h1: a.h1!, h3: a.h3! }, s.glu);
+    matmulBackward(plan, { dinp: dxn, dout: dh1, inp: a.xn2, ...t.w1 }, s.w1);
+    matmulBackward(plan, { dinp: dxn, dout: dh3, inp: a.xn2, ...t.w3 }, { ...s.w3, ...add });
+  }
   rmsnormBackward(plan, { dinp: dres, dout: dxn, inp: a.xm, rstd: a.rstd2, ...t.rms_ffn }, s.rms);
   // Attention: xm = x + dropout(att·woᵀ); dres holds d xm.
   if (dproj) dropoutBackward(plan, { dinp: dproj, dout: dres, seed }, s.drop(1, l));
   matmulBackward(plan, { dinp: datt, dout: dp, inp: a.att, ...t.wo }, s.wo);
   attentionBackward(plan, { dq, dk, dv, dout: datt, ...saved }, s.att);
-  ropeBackward(plan, { dinp: dqraw, dout: dq, ...rope }, s.ropeQ);
-  ropeBackward(plan, { dinp: dkraw, dout: dk, ...rope }, s.ropeK);
-  matmulBackward(plan, { dinp: dxn, dout: dqraw, inp: a.xn1, ...t.wq }, s.wq);
-  matmulBackward(plan, { dinp: dxn, dout: dkraw, inp: a.xn1, ...t.wk }, { ...s.wk, ...add });
-  matmulBackward(plan, { dinp: dxn, dout: dv, inp: a.xn1, ...t.wv }, { ...s.wv, ...add });
+  if (f.qkv) {
+    const dqkv = act.grad!.dqkv!;
+    ropeQkvBackward(plan, { dqkv, dq, dk, dv, ...rope }, s.ropeQkv);
+    matmulBackward(plan, { dinp: dxn, dout: dqkv, inp: a.xn1, ..._fused(g, "wqkv", l) }, s.wqkv);
+  } else {
+    const dqraw = act.grad!.dqraw!, dkraw = act.grad!.dkraw!;
+    ropeBackward(plan, { dinp: dqraw, dout: dq, ...rope }, s.ropeQ);
+    ropeBackward(plan, { dinp: dkraw, dout: dk, ...rope }, s.ropeK);
+    matmulBackward(plan, { dinp: dxn, dout: dqraw, inp: a.xn1, ...t.wq }, s.wq);
+    matmulBackward(plan, { dinp: dxn, dout: dkraw, inp: a.xn1, ...t.wk }, { ...s.wk, ...add });
+    matmulBackward(plan, { dinp: dxn, dout: dv, inp: a.xn1, ...t.wv }, { ...s.wv, ...add });
+  }
   rmsnormBackward(plan, { dinp: dres, dout: dxn, inp: a.x, rstd: a.rstd1, ...t.rms_att }, s.rms);
 }

@@ -18,10 +18,15 @@ import type { ModelConfig } from "./config.ts";
 import { type TensorTable, tensorTable } from "./tensors.ts";
 import { initParams } from "./init.ts";
 import { embeddingIndex, embeddingIndexLength } from "../ops/embedding.ts";
-import { type Activations, allocateActivations, type ModelShape } from "./activations.ts";
+import {
+  type Activations,
+  allocateActivations,
+  type Fusion,
+  type ModelShape,
+} from "./activations.ts";
 import { type Graph, recordBackward, recordForward, recordHead } from "./graph.ts";
 
-export type { ModelShape } from "./activations.ts";
+export type { Fusion, ModelShape } from "./activations.ts";
 
 /** Compute dispatches one replay of each of a {@link Model}'s plans records. */
 export interface ModelDispatches {
@@ -66,6 +71,8 @@ export class Model implements Disposable {
   readonly trainPlan: Plan;
   /** Rows per classifier chunk. */
   readonly chunkRows: number;
+  /** Which fused kernels the plans record ({@link ModelShape.fuse}). */
+  readonly fusion: Fusion;
   /**
    * Logits of the last classifier chunk [chunkRows, V] after {@link Model.forwardPlan} (all
    * logits when B*T <= chunkRows); after the train plan it holds their gradient instead.
@@ -107,6 +114,7 @@ export class Model implements Disposable {
     this.loss = acts.loss;
     this.logits = acts.logits;
     this.chunkRows = acts.chunkRows;
+    this.fusion = acts.fusion;
     this.#lossReadback = new Readback(gpu, 4, "loss:readback");
     this.#tokCpu = new Uint32Array(N);
     this.#tgtCpu = new Int32Array(N);

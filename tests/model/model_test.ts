@@ -108,66 +108,69 @@ async function adamwRun(
   return { losses, norms };
 }
 
-Deno.test("tiny GQA model: loss, logits, every gradient and 5 AdamW steps match PyTorch", async () => {
-  const gpu = await testGpu();
-  const { f, cfg, B, T } = await load("model_tiny.safetensors");
-  const table = tensorTable(cfg);
-  const params = new Float32Array(table.size);
-  for (const e of table.entries) stackedToFlat(e, tensor(f, `param.${e.name}`), params);
-  using model = new Model(gpu, cfg, { B, T, training: true });
-  await model.check();
-  model.setParams(params);
-  const { x, y } = batchFrom(f);
-  model.setBatch(x, y);
-  model.forwardPlan.submit();
-  const loss = await model.readLoss();
-  const wantLoss = tensor(f, "loss")[0];
-  const logits = await readF32(gpu, model.logits, 0, B * T * cfg.vocab_size);
-  const logitsErr = relErr(logits, tensor(f, "logits"));
-  console.log(
-    `  loss ${loss} vs torch ${wantLoss} (rel ${
-      (Math.abs(loss - wantLoss) / wantLoss).toExponential(2)
-    }); logits rel ${logitsErr.toExponential(2)}`,
-  );
-  assert.ok(Math.abs(loss - wantLoss) / wantLoss < 1e-5, `loss ${loss} vs ${wantLoss}`);
-  assert.ok(logitsErr < 1e-5, `logits rel error ${logitsErr}`);
-
-  const enc = gpu.device.createCommandEncoder();
-  enc.clearBuffer(model.grads!);
-  model.trainPlan.encode(enc);
-  gpu.device.queue.submit([enc.finish()]);
-  assert.ok(Math.abs((await model.readLoss()) - wantLoss) / wantLoss < 1e-5);
-  const grads = await model.readGrads();
-  let worst = 0;
-  for (const e of table.entries) {
-    const err = relErr(flatToStacked(e, grads), tensor(f, `grad.${e.name}`));
-    worst = Math.max(worst, err);
-    assert.ok(err < 1e-3, `grad ${e.name}: rel error ${err}`);
-  }
-  console.log(`  worst gradient rel error ${worst.toExponential(2)}`);
-
-  const want = tensor(f, "adamw_losses"), wantNorms = tensor(f, "adamw_grad_norms");
-  const { losses, norms } = await adamwRun(gpu, model, table, x, y);
-  console.log(`  adamw losses ${losses.map((l) => l.toFixed(6)).join(" ")}`);
-  console.log(`  torch        ${Array.from(want, (l) => l.toFixed(6)).join(" ")}`);
-  for (let k = 0; k < 6; k++) {
-    assert.ok(
-      Math.abs(losses[k] - want[k]) / want[k] < 1e-5,
-      `adamw loss ${k}: ${losses[k]} vs ${want[k]}`,
+for (const fuse of [true, false]) {
+  Deno.test(`tiny GQA model${fuse ? "" : " (unfused)"}: loss, logits, every gradient and 5 AdamW steps match PyTorch`, async () => {
+    const gpu = await testGpu();
+    const { f, cfg, B, T } = await load("model_tiny.safetensors");
+    const table = tensorTable(cfg);
+    const params = new Float32Array(table.size);
+    for (const e of table.entries) stackedToFlat(e, tensor(f, `param.${e.name}`), params);
+    using model = new Model(gpu, cfg, { B, T, training: true, fuse });
+    assert.deepEqual(model.fusion, { qkv: fuse, w13: fuse, residualNorm: fuse });
+    await model.check();
+    model.setParams(params);
+    const { x, y } = batchFrom(f);
+    model.setBatch(x, y);
+    model.forwardPlan.submit();
+    const loss = await model.readLoss();
+    const wantLoss = tensor(f, "loss")[0];
+    const logits = await readF32(gpu, model.logits, 0, B * T * cfg.vocab_size);
+    const logitsErr = relErr(logits, tensor(f, "logits"));
+    console.log(
+      `  loss ${loss} vs torch ${wantLoss} (rel ${
+        (Math.abs(loss - wantLoss) / wantLoss).toExponential(2)
+      }); logits rel ${logitsErr.toExponential(2)}`,
     );
-  }
-  for (let k = 0; k < 5; k++) {
-    assert.ok(
-      Math.abs(norms[k] - wantNorms[k]) / wantNorms[k] < 1e-4,
-      `grad norm ${k}: ${norms[k]} vs ${wantNorms[k]}`,
-    );
-  }
-  const after = await model.readParams();
-  for (const e of table.entries) {
-    const err = relErr(flatToStacked(e, after), tensor(f, `param_after_adamw.${e.name}`));
-    assert.ok(err < 1e-4, `params after AdamW ${e.name}: rel error ${err}`);
-  }
-});
+    assert.ok(Math.abs(loss - wantLoss) / wantLoss < 1e-5, `loss ${loss} vs ${wantLoss}`);
+    assert.ok(logitsErr < 1e-5, `logits rel error ${logitsErr}`);
+
+    const enc = gpu.device.createCommandEncoder();
+    enc.clearBuffer(model.grads!);
+    model.trainPlan.encode(enc);
+    gpu.device.queue.submit([enc.finish()]);
+    assert.ok(Math.abs((await model.readLoss()) - wantLoss) / wantLoss < 1e-5);
+    const grads = await model.readGrads();
+    let worst = 0;
+    for (const e of table.entries) {
+      const err = relErr(flatToStacked(e, grads), tensor(f, `grad.${e.name}`));
+      worst = Math.max(worst, err);
+      assert.ok(err < 1e-3, `grad ${e.name}: rel error ${err}`);
+    }
+    console.log(`  worst gradient rel error ${worst.toExponential(2)}`);
+
+    const want = tensor(f, "adamw_losses"), wantNorms = tensor(f, "adamw_grad_norms");
+    const { losses, norms } = await adamwRun(gpu, model, table, x, y);
+    console.log(`  adamw losses ${losses.map((l) => l.toFixed(6)).join(" ")}`);
+    console.log(`  torch        ${Array.from(want, (l) => l.toFixed(6)).join(" ")}`);
+    for (let k = 0; k < 6; k++) {
+      assert.ok(
+        Math.abs(losses[k] - want[k]) / want[k] < 1e-5,
+        `adamw loss ${k}: ${losses[k]} vs ${want[k]}`,
+      );
+    }
+    for (let k = 0; k < 5; k++) {
+      assert.ok(
+        Math.abs(norms[k] - wantNorms[k]) / wantNorms[k] < 1e-4,
+        `grad norm ${k}: ${norms[k]} vs ${wantNorms[k]}`,
+      );
+    }
+    const after = await model.readParams();
+    for (const e of table.entries) {
+      const err = relErr(flatToStacked(e, after), tensor(f, `param_after_adamw.${e.name}`));
+      assert.ok(err < 1e-4, `params after AdamW ${e.name}: rel error ${err}`);
+    }
+  });
+}
 
 Deno.test("15M model (288/6/6/32000) at 2x32: loss, logits, gradient norms and samples, AdamW losses match PyTorch", async () => {
   const gpu = await testGpu();
@@ -242,15 +245,59 @@ Deno.test("Model.dispatches counts each plan's compute dispatches, not its clear
   const gpu = await testGpu();
   const L = 2,
     cfg = modelConfig({ dim: 32, n_layers: L, n_heads: 4, vocab_size: 64, dropout: 0.1 });
-  using model = new Model(gpu, cfg, { B: 2, T: 8, training: true });
-  using eval_ = new Model(gpu, cfg, { B: 2, T: 8, training: false });
-  // Forward per block: 2 rmsnorm, 7 matmul, 2 rope, attention, 2 residual, swiglu (+ 2 dropout).
-  // Backward per block: 2 dropout, 7 matmul x (dinp, dweight), swiglu, attention x 2, 2 rope,
-  // 2 rmsnorm x (dinp, dweight). Head (one chunk): classifier, cross-entropy, then their
+  using model = new Model(gpu, cfg, { B: 2, T: 8, training: true, fuse: false });
+  using eval_ = new Model(gpu, cfg, { B: 2, T: 8, training: false, fuse: false });
+  // Unfused. Forward per block: 2 rmsnorm, 7 matmul, 2 rope, attention, 2 residual, swiglu (+ 2
+  // dropout). Backward per block: 2 dropout, 7 matmul x (dinp, dweight), swiglu, attention x 2,
+  // 2 rope, 2 rmsnorm x (dinp, dweight). Head (one chunk): classifier, cross-entropy, then their
   // backward (cross-entropy, dinp, dweight), loss mean.
   const forward = 1 + 15 * L + 1 + 2 + 1;
   const train = 2 + 17 * L + 1 + 5 + 1 + 2 + 25 * L + 2;
   assert.deepEqual(model.dispatches, { forward, train });
   assert.equal(model.trainPlan.length, train + 1); // + the clear of dres
   assert.deepEqual(eval_.dispatches, { forward, train: 0 });
+  // Fused. Forward: the first block's rmsnorm, then per block 4 matmul, rope_qkv, attention,
+  // 2 residual_rmsnorm (the second also the next block's or the final rmsnorm), swiglu (+ 2
+  // dropout). Backward per block: 2 dropout, 4 matmul x (dinp, dweight), swiglu, attention x 2,
+  // rope_qkv, 2 rmsnorm x (dinp, dweight).
+  using fused = new Model(gpu, cfg, { B: 2, T: 8, training: true });
+  using fusedEval = new Model(gpu, cfg, { B: 2, T: 8, training: false });
+  const fForward = 1 + 1 + 9 * L + 2 + 1;
+  const fTrain = 2 + 1 + 11 * L + 5 + 1 + 2 + 18 * L + 2;
+  assert.deepEqual(fused.dispatches, { forward: fForward, train: fTrain });
+  assert.deepEqual(fusedEval.dispatches, { forward: fForward, train: 0 });
+});
+
+// dim 20: wq's 400 floats are not a multiple of 64, so wk does not follow wq and q, k, v take
+// three matmuls; w1|w3 (96 x 20 each) and the residual RMSNorms are still fused.
+Deno.test("fused plans give the unfused forward's bits and its gradients to rounding (GQA 2, QKV not fusable at dim 20)", async () => {
+  const gpu = await testGpu();
+  for (
+    const cfg of [
+      modelConfig({ dim: 48, n_layers: 2, n_heads: 6, n_kv_heads: 3, vocab_size: 67 }),
+      modelConfig({ dim: 20, n_layers: 2, n_heads: 2, n_kv_heads: 1, vocab_size: 30 }),
+    ]
+  ) {
+    const shape = { B: 2, T: 5, training: true };
+    using fused = new Model(gpu, cfg, shape);
+    using plain = new Model(gpu, cfg, { ...shape, fuse: false });
+    assert.deepEqual(fused.fusion, { qkv: cfg.dim === 48, w13: true, residualNorm: true });
+    const x = Array.from({ length: 10 }, (_, i) => (i * 7 + 3) % cfg.vocab_size);
+    const run = async (m: Model) => {
+      await m.check();
+      m.initParams(3);
+      m.setBatch(x, x.map((v) => (v * 5 + 1) % cfg.vocab_size));
+      const enc = gpu.device.createCommandEncoder();
+      enc.clearBuffer(m.grads!);
+      m.trainPlan.encode(enc);
+      gpu.device.queue.submit([enc.finish()]);
+      return { loss: await m.readLoss(), grads: await m.readGrads() };
+    };
+    const a = await run(fused), b = await run(plain);
+    assert.equal(a.loss, b.loss, `dim ${cfg.dim}: the forward is the same arithmetic`);
+    for (const e of fused.table.entries) {
+      const err = relErr(flatToStacked(e, a.grads), flatToStacked(e, b.grads));
+      assert.ok(err < 1e-5, `dim ${cfg.dim} grad ${e.name}: rel error ${err}`);
+    }
+  }
 });
