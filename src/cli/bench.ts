@@ -21,7 +21,7 @@ export const benchCommand: Command = {
   name: "bench",
   summary: "time forward+backward of a model shape (JSON on stdout)",
   usage:
-    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--profile] [--tune full|cached|off]",
+    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--no-fuse] [--profile] [--tune full|cached|off]",
   flags: {
     dim: { type: "number", default: 288, help: "model width" },
     "n-layers": { type: "number", default: 6, help: "blocks" },
@@ -32,6 +32,11 @@ export const benchCommand: Command = {
     "seq-len": { type: "number", default: 256, help: "tokens per row T" },
     iters: { type: "number", default: 3, help: "timed steps (after one warm-up)" },
     forward: { type: "boolean", default: false, help: "time the forward pass only" },
+    fuse: {
+      type: "boolean",
+      default: true,
+      help: "record the fused kernels (--no-fuse: one kernel per op, to compare)",
+    },
     verbose: { type: "boolean", default: true, help: "print the adapter on stderr" },
     profile: {
       type: "boolean",
@@ -62,7 +67,8 @@ export const benchCommand: Command = {
     });
     const mode = await configureTuner(gpu, v);
     const training = !v.forward;
-    using model = await tunerFor(gpu).build(() => new Model(gpu, config, { B, T, training }));
+    const fuse = v.fuse as boolean;
+    using model = await tunerFor(gpu).build(() => new Model(gpu, config, { B, T, training, fuse }));
     await model.check();
     const picks = tunerFor(gpu).picks();
     if (mode !== "off") {
@@ -119,6 +125,7 @@ export const benchCommand: Command = {
       tokens_per_s: Math.round(N / (ms / 1000)),
       gpu_mb: Math.round(model.bytes / 2 ** 20),
       dispatches_per_step: training ? model.dispatches.train : model.dispatches.forward,
+      fusion: model.fusion,
       ...(v.profile ? { profile } : {}),
       tune: mode,
       kernels: Object.fromEntries(picks.map((p) => [`${p.family} ${p.shape}`, p.variant])),
