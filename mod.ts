@@ -102,6 +102,7 @@ export {
 export { defaultHiddenDim, type ModelConfig, modelConfig } from "./src/model/config.ts";
 export {
   firstNonFinite,
+  type FusedName,
   type NonFinite,
   type TensorEntry,
   type TensorName,
@@ -109,7 +110,7 @@ export {
   tensorTable,
 } from "./src/model/tensors.ts";
 export { initParams } from "./src/model/init.ts";
-export { Model, type ModelDispatches, type ModelShape } from "./src/model/model.ts";
+export { type Fusion, Model, type ModelDispatches, type ModelShape } from "./src/model/model.ts";
 export { type EvalResult, evaluateTokens, tokensFromBytes } from "./src/model/evaluate.ts";
 export { type GenerateRequest, Generator, type GeneratorOptions } from "./src/model/generate.ts";
 

@@ -6,7 +6,8 @@
  * - activations.ts `allocateActivations` (llm.c's `gpt2_allocate_state`): every buffer;
  * - graph.ts `recordForward`, `recordHead`, `recordBackward` (llm.c's `gpt2_forward`,
  *   `gpt2_backward_and_reduce`): the graph, one launcher call per line, per block in
- *   `blockForward` and `blockBackward`;
+ *   `blockForward` and `blockBackward`, with the fused kernels unless `shape.fuse` is false
+ *   ({@link Model.fusion});
  * - this file: the plans, and uploading batches and parameters and reading the loss back.
  *
  * @module

@@ -3,10 +3,11 @@
  * whose loss or gradient norm is not finite), and the AdamW update.
  *
  * `globalNorm` runs two passes (partial sums of squares per workgroup, then one workgroup adds
- * them): no atomics, deterministic. `adamwUpdate` is one dispatch per tensor (bind that tensor's
- * sub-range of the params/grads/m/v buffers) so each tensor gets its own weight decay; it scales
- * the gradient by the clip coefficient instead of rewriting the gradients. Tensors with
- * N % 4 == 0 (all of llama2.c's) use the vec4 kernel, the rest the scalar one.
+ * them): no atomics, deterministic. `adamwUpdate` is one dispatch per sub-range of the
+ * params/grads/m/v buffers that shares one weight decay (the optimizer binds each run of such
+ * tensors: `decaySpans` in src/model/tensors.ts); it scales the gradient by the clip coefficient
+ * instead of rewriting the gradients. Ranges with N % 4 == 0 (all of llama2.c's) use the vec4
+ * kernel, the rest the scalar one.
  *
  * @module
  */
@@ -197,7 +198,7 @@ export function globalNorm(
 }
 
 /**
- * Records one AdamW step of one tensor (torch.optim.AdamW's math and order), with the gradient
+ * Records one AdamW step of one range of tensors (torch.optim.AdamW's math and order), with the gradient
  * scaled by `gnorm[1]`; a negative `gnorm[1]` ({@link stepGuard}'s mark) leaves the tensor and
  * its moments unchanged.
  *
