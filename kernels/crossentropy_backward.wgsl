@@ -7,14 +7,23 @@
 //   lse     [R]   f32 (from crossentropy_forward)
 //   targets [R]   i32
 //   dloss   [1]   f32
-// One workgroup per row, lanes striding over the row. No barriers.
-struct Params { R: u32, V: u32 }
+//   loss    [1]   f32, written with `=` when M > 0: the mean loss, as loss_mean
+//   losses  [M]   f32 (every row's loss, all chunks)
+//   scale   [1]   f32 (1 / count of non-ignored targets)
+// One workgroup per row, lanes striding over the row. No barriers. When M > 0 one more workgroup
+// (the last chunk's, whose forward has written the last losses) writes
+// loss[0] = sum(losses[0..M]) * scale[0] with loss_mean's bits (kernels/_loss_mean.wgsl, appended
+// by the launcher), saving the loss_mean dispatch.
+struct Params { R: u32, V: u32, M: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> lse: array<f32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<storage, read> dloss: array<f32>;
+@group(0) @binding(5) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(6) var<storage, read> losses: array<f32>;
+@group(0) @binding(7) var<storage, read> scale: array<f32>;
 
 override WG: u32 = 8;
 
@@ -25,6 +34,10 @@ fn main(
   @builtin(local_invocation_index) lid: u32,
 ) {
   let r = wid.x + wid.y * nwg.x;
+  if (r == p.R && p.M > 0u) {
+    if (lid == 0u) { lossMeanInOneLane(); }
+    return;
+  }
   if (r >= p.R) { return; }
   let tg = targets[r];
   let base = r * p.V;

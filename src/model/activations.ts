@@ -50,6 +50,11 @@ export interface Fusion {
    * one kernel writes the residual stream, the normalised rows and their rstd.
    */
   residualNorm: boolean;
+  /**
+   * In training, the last row chunk's cross-entropy backward also writes the mean loss (no
+   * loss_mean dispatch).
+   */
+  lossMean: boolean;
 }
 
 /**
@@ -63,7 +68,8 @@ export interface Fusion {
  * import { modelFusion } from "./activations.ts";
  *
  * const shape = { B: 8, T: 256, training: true };
- * assert.deepEqual(modelFusion(modelConfig(), shape), { qkv: true, w13: true, residualNorm: true });
+ * const all = { qkv: true, w13: true, residualNorm: true, lossMean: true };
+ * assert.deepEqual(modelFusion(modelConfig(), shape), all);
  * // dim 20: 20*20 floats of wq are not a multiple of 64, so wk does not follow wq directly
  * const odd = modelConfig({ dim: 20, n_heads: 2, n_layers: 1, vocab_size: 32 });
  * assert.equal(modelFusion(odd, shape).qkv, false);
@@ -71,7 +77,7 @@ export interface Fusion {
  */
 export function modelFusion(config: ModelConfig, shape: ModelShape): Fusion {
   const on = shape.fuse ?? true, adjacent = tensorTable(config).fused;
-  return { qkv: on && adjacent.wqkv, w13: on && adjacent.w13, residualNorm: on };
+  return { qkv: on && adjacent.wqkv, w13: on && adjacent.w13, residualNorm: on, lossMean: on };
 }
 
 /** What one block saves for its backward pass (x is the residual stream). */

@@ -296,7 +296,8 @@ export function blockForward(plan: Plan, g: Graph, l: number, drop: boolean): vo
 
 /**
  * Records the classifier and cross-entropy per row chunk (in training also their backward:
- * `logits` becomes its gradient, then dxf and dwcls), then the mean loss.
+ * `logits` becomes its gradient, then dxf and dwcls), then the mean loss (fused training: in
+ * the last chunk's cross-entropy backward).
  *
  * @param plan the plan to record into
  * @param g the model's buffers
@@ -305,6 +306,8 @@ export function blockForward(plan: Plan, g: Graph, l: number, drop: boolean): vo
 export function recordHead(plan: Plan, g: Graph, train: boolean): void {
   const { N, C, V } = _sizes(g), act = g.acts, R = act.chunkRows;
   const wcls = g.config.shared_classifier ? "tok_embeddings" : "wcls", weight = _param(g, wcls);
+  const meanBufs = { loss: act.loss, losses: act.losses, scale: act.lossScale };
+  const fuseMean = act.fusion.lossMean;
   for (let r0 = 0; r0 < N; r0 += R) {
     const n = Math.min(R, N - r0), cls = { N: n, C, OC: V }, ce = { R: n, V };
     const logits = _rows(act.logits, 0, n, V), inp = _rows(act.xf, r0, n, C);
@@ -314,10 +317,12 @@ export function recordHead(plan: Plan, g: Graph, train: boolean): void {
     crossentropyForward(plan, { losses, lse, logits, targets }, ce);
     if (!train) continue;
     const dinp = _rows(act.grad!.dxf, r0, n, C);
-    crossentropyBackward(plan, { logits, lse, targets, dloss }, ce);
+    // Fused: the last chunk's backward also writes the mean loss (every loss is written by now).
+    const mean = fuseMean && r0 + n >= N ? { M: N } : {};
+    crossentropyBackward(plan, { logits, lse, targets, dloss, ...meanBufs }, { ...ce, ...mean });
     matmulBackward(plan, { dinp, dout: logits, inp, ..._trainable(g, wcls) }, cls);
   }
-  lossMean(plan, { loss: act.loss, losses: act.losses, scale: act.lossScale }, { N });
+  if (!(train && fuseMean)) lossMean(plan, meanBufs, { N });
 }
 
 // ----------------------------------------------------------------------------------- backward

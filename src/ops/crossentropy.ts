@@ -6,6 +6,9 @@
  * with V % 4 == 0 (32000, 512) use the `_vec4` kernels (one pass, online log-sum-exp), others
  * the scalar ones.
  *
+ * {@link lossMean} writes the mean loss in one workgroup; in a training step the last chunk's
+ * {@link crossentropyBackward} does it instead (one extra workgroup, the same bits).
+ *
  * Every kernel runs one workgroup per row. For V % 4 == 0 the workgroup size is a variant the
  * device's tuner picks per shape ({@link Tuner.pick}): `wg{N}` (N lanes, combined through
  * workgroup memory; `wg8` on CPU adapters, one 256-bit vector, and `wg256` on GPUs by default)
@@ -21,6 +24,7 @@ import fwd4Code from "../../kernels/crossentropy_forward_vec4.wgsl" with { type:
 import bwd4Code from "../../kernels/crossentropy_backward_vec4.wgsl" with { type: "text" };
 import fwdSgCode from "../../kernels/crossentropy_forward_subgroup.wgsl" with { type: "text" };
 import rowCode from "../../kernels/_crossentropy_row.wgsl" with { type: "text" };
+import meanSnippet from "../../kernels/_loss_mean.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -29,7 +33,7 @@ import { hashText, type TuneFamily, tuneInput, tunerFor } from "../gpu/tune.ts";
 
 /** Lanes per row of the scalar kernels (one 256-bit vector on a CPU adapter). */
 const WG = 8;
-/** Lanes of the single loss_mean workgroup. */
+/** Lanes of the single loss_mean workgroup (kernels/_loss_mean.wgsl reproduces its sums). */
 const MEAN_WG = 64;
 
 /** The `crossentropy_forward` kernel. */
@@ -38,7 +42,10 @@ export const crossentropyForwardKernel: Kernel = defineKernel(
   fwdCode + rowCode,
 );
 /** The `crossentropy_backward` kernel. */
-export const crossentropyBackwardKernel: Kernel = defineKernel("crossentropy_backward", bwdCode);
+export const crossentropyBackwardKernel: Kernel = defineKernel(
+  "crossentropy_backward",
+  bwdCode + meanSnippet,
+);
 /** The `crossentropy_forward_vec4` kernel (V % 4 == 0). */
 export const crossentropyForwardVec4Kernel: Kernel = defineKernel(
   "crossentropy_forward_vec4",
@@ -47,7 +54,7 @@ export const crossentropyForwardVec4Kernel: Kernel = defineKernel(
 /** The `crossentropy_backward_vec4` kernel (V % 4 == 0). */
 export const crossentropyBackwardVec4Kernel: Kernel = defineKernel(
   "crossentropy_backward_vec4",
-  bwd4Code,
+  bwd4Code + meanSnippet,
 );
 /** The `crossentropy_forward_subgroup` kernel (V % 4 == 0, device feature `subgroups`). */
 export const crossentropyForwardSubgroupKernel: Kernel = defineKernel(
@@ -110,14 +117,18 @@ export function crossentropyForward(
 /**
  * Records the backward IN PLACE: `logits` becomes
  * `dlogits = (softmax(logits) - onehot(targets)) * dloss[0]`; ignored rows (targets < 0)
- * become 0.
+ * become 0. With `M > 0` (the last row chunk of a training step) the same dispatch also does
+ * {@link lossMean}'s work, with its bits: `loss[0] = sum(losses[0..M]) * scale[0]`, one dispatch
+ * fewer.
  *
  * @param plan the plan to record into
  * @param b buffers: logits [R,V] (overwritten), lse [R] (from the forward), targets i32 [R],
- *   dloss f32 [1]
- * @param p sizes R, V
+ *   dloss f32 [1]; with M > 0 also loss f32 [1] (=), losses [M] (every row's loss, written by
+ *   the forward of every chunk), scale f32 [1]
+ * @param p sizes R, V; M (default 0) the losses to average
  * @param variant `wg{N}` (default: the tuner's pick; V % 4 != 0 has one kernel)
  * @throws {RangeError} for a bad size, or a variant that is malformed or does not fit the device
+ * @throws {TypeError} when M > 0 and loss, losses or scale is missing
  * @example
  * ```ts
  * import { crossentropyBackward } from "./crossentropy.ts";
@@ -137,17 +148,57 @@ export function crossentropyBackward(
     lse: BufferBinding;
     targets: BufferBinding;
     dloss: BufferBinding;
+    loss?: BufferBinding;
+    losses?: BufferBinding;
+    scale?: BufferBinding;
   },
-  p: { R: number; V: number },
+  p: { R: number; V: number; M?: number },
   variant?: string,
 ): void {
-  _check("crossentropy_backward", p);
+  _check("crossentropy_backward", { R: p.R, V: p.V });
+  const M = p.M ?? 0;
+  if (!Number.isInteger(M) || M < 0) {
+    throw new RangeError(
+      `Cannot record crossentropy_backward: M must be an integer >= 0, got ${M}`,
+    );
+  }
+  if (M > 0 && !(b.loss && b.losses && b.scale)) {
+    throw new TypeError("Cannot record crossentropy_backward: M > 0 needs loss, losses and scale");
+  }
+  // Without the mean, the unused bindings get a 4-byte placeholder (written by no invocation)
+  // and dloss (read by none of the mean's code).
+  const bindings = {
+    logits: b.logits,
+    lse: b.lse,
+    targets: b.targets,
+    dloss: b.dloss,
+    loss: M > 0 ? b.loss! : _placeholder(plan.gpu),
+    losses: M > 0 ? b.losses! : b.dloss,
+    scale: M > 0 ? b.scale! : b.dloss,
+  };
+  const params = { R: p.R, V: p.V, M }, n = p.R + (M > 0 ? 1 : 0);
   if (p.V % 4 !== 0) {
-    plan.dispatch(crossentropyBackwardKernel, b, { R: p.R, V: p.V }, grid(p.R), { WG });
+    plan.dispatch(crossentropyBackwardKernel, bindings, params, grid(n), { WG });
     return;
   }
   const v = _resolve(plan, CROSSENTROPY_BACKWARD, p, variant);
-  plan.dispatch(crossentropyBackwardVec4Kernel, b, { R: p.R, V: p.V }, grid(p.R), { WG: v.WG });
+  plan.dispatch(crossentropyBackwardVec4Kernel, bindings, params, grid(n), { WG: v.WG });
+}
+
+/** A 16-byte storage buffer per device that kernels bind where an output goes unused. */
+const _placeholders = new WeakMap<GPUDevice, GPUBuffer>();
+
+function _placeholder(gpu: Gpu): GPUBuffer {
+  let buf = _placeholders.get(gpu.device);
+  if (!buf) {
+    buf = gpu.device.createBuffer({
+      label: "crossentropy_unused_output",
+      size: 16,
+      usage: GPUBufferUsage.STORAGE,
+    });
+    _placeholders.set(gpu.device, buf);
+  }
+  return buf;
 }
 
 /**

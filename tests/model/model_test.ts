@@ -116,7 +116,7 @@ for (const fuse of [true, false]) {
     const params = new Float32Array(table.size);
     for (const e of table.entries) stackedToFlat(e, tensor(f, `param.${e.name}`), params);
     using model = new Model(gpu, cfg, { B, T, training: true, fuse });
-    assert.deepEqual(model.fusion, { qkv: fuse, w13: fuse, residualNorm: fuse });
+    assert.deepEqual(model.fusion, { qkv: fuse, w13: fuse, residualNorm: fuse, lossMean: fuse });
     await model.check();
     model.setParams(params);
     const { x, y } = batchFrom(f);
@@ -259,11 +259,12 @@ Deno.test("Model.dispatches counts each plan's compute dispatches, not its clear
   // Fused. Forward: the first block's rmsnorm, then per block 4 matmul, rope_qkv, attention,
   // 2 residual_rmsnorm (the second also the next block's or the final rmsnorm), swiglu (+ 2
   // dropout). Backward per block: 2 dropout, 4 matmul x (dinp, dweight), swiglu, attention x 2,
-  // rope_qkv, 2 rmsnorm x (dinp, dweight).
+  // rope_qkv, 2 rmsnorm x (dinp, dweight). The training plan's cross-entropy backward also
+  // writes the mean loss (no loss_mean).
   using fused = new Model(gpu, cfg, { B: 2, T: 8, training: true });
   using fusedEval = new Model(gpu, cfg, { B: 2, T: 8, training: false });
   const fForward = 1 + 1 + 9 * L + 2 + 1;
-  const fTrain = 2 + 1 + 11 * L + 5 + 1 + 2 + 18 * L + 2;
+  const fTrain = 2 + 1 + 11 * L + 5 + 2 + 18 * L + 2;
   assert.deepEqual(fused.dispatches, { forward: fForward, train: fTrain });
   assert.deepEqual(fusedEval.dispatches, { forward: fForward, train: 0 });
 });
@@ -281,7 +282,8 @@ Deno.test("fused plans give the unfused forward's bits and its gradients to roun
     const shape = { B: 2, T: 5, training: true };
     using fused = new Model(gpu, cfg, shape);
     using plain = new Model(gpu, cfg, { ...shape, fuse: false });
-    assert.deepEqual(fused.fusion, { qkv: cfg.dim === 48, w13: true, residualNorm: true });
+    const qkv = cfg.dim === 48;
+    assert.deepEqual(fused.fusion, { qkv, w13: true, residualNorm: true, lossMean: true });
     const x = Array.from({ length: 10 }, (_, i) => (i * 7 + 3) % cfg.vocab_size);
     const run = async (m: Model) => {
       await m.check();

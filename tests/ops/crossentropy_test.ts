@@ -171,3 +171,50 @@ Deno.test("lossMean sums 100003 values like the f64 reference", async () => {
     rtol: 1e-6,
   });
 });
+
+Deno.test("crossentropyBackward with M > 0 also writes lossMean's bits, (every variant at V=12 and V=1004, the scalar kernel at V=67)", async () => {
+  const gpu = await testGpu();
+  // M above the 64 lanes, not a multiple of them; a chunk (the last R rows) inside M rows.
+  const M = 1001, scaleV = 1 / 977;
+  const all = randn(M, 12, 5).map(Math.abs);
+  for (const V of [12, 67, 1004]) {
+    const R = 3;
+    const variants = V % 4 === 0 ? allCrossentropyVariants(true) : [undefined];
+    for (const variant of variants) {
+      using pool = testPool(gpu);
+      const x = randn(R * V, V, 8);
+      const targets = _targets(R, V, V + 2, [1]);
+      const want = ref.crossentropyForward(x, targets, { R, V });
+      const dloss = 1 / 2;
+      const logits = f32(pool, "logits", x), bt = pool.upload("targets", targets);
+      const losses = f32(pool, "losses", all), scale = f32(pool, "scale", [scaleV]);
+      const loss = pool.create("loss", 4), loss1 = pool.create("loss1", 4);
+      await runPlan(gpu, (plan) => {
+        lossMean(plan, { loss: loss1, losses, scale }, { N: M });
+        crossentropyBackward(
+          plan,
+          {
+            logits,
+            lse: f32(pool, "lse", want.lse),
+            targets: bt,
+            dloss: f32(pool, "dloss", [dloss]),
+            loss,
+            losses,
+            scale,
+          },
+          { R, V, M },
+          variant,
+        );
+      });
+      const tag = `V=${V} ${variant ?? "scalar"}`;
+      const got = await read(gpu, loss, 1), bits = await read(gpu, loss1, 1);
+      assertClose(`${tag} mean`, got, [ref.lossMean(all, scaleV)], { atol: 0, rtol: 1e-6 });
+      if (got[0] !== bits[0]) throw new Error(`${tag}: mean ${got[0]} != lossMean's ${bits[0]}`);
+      const wantD = ref.crossentropyBackward(x, targets, dloss, { R, V });
+      assertClose(`${tag} dlogits`, await read(gpu, logits, R * V), wantD, {
+        atol: 1e-8,
+        rtol: 1e-5,
+      });
+    }
+  }
+});
