@@ -16,6 +16,8 @@ import rmsnormCode from "../../kernels/rmsnorm_decode.wgsl" with { type: "text" 
 import ropeCode from "../../kernels/rope_decode.wgsl" with { type: "text" };
 import attentionCode from "../../kernels/attention_decode.wgsl" with { type: "text" };
 import sampleCode from "../../kernels/sample.wgsl" with { type: "text" };
+import hashCode from "../../kernels/_hash.wgsl" with { type: "text" };
+import samplerCode from "../../kernels/_sample.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { type DispatchHandle, grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -36,7 +38,7 @@ export const ropeDecodeKernel: Kernel = defineKernel("rope_decode", ropeCode);
 /** The `attention_decode` kernel. */
 export const attentionDecodeKernel: Kernel = defineKernel("attention_decode", attentionCode);
 /** The `sample` kernel. */
-export const sampleKernel: Kernel = defineKernel("sample", sampleCode);
+export const sampleKernel: Kernel = defineKernel("sample", sampleCode + hashCode + samplerCode);
 
 function _positive(name: string, p: Record<string, number>): void {
   for (const [k, v] of Object.entries(p)) {
