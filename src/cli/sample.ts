@@ -11,7 +11,7 @@ import { type Command, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
-import { Generator } from "../model/generate.ts";
+import { decodeVariants, Generator } from "../model/generate.ts";
 
 /** True for a one-byte piece run.c's `safe_printf` would not print (ASCII control, not space). */
 function _unprintable(b: Uint8Array): boolean {
@@ -59,7 +59,15 @@ export const sampleCommand: Command = {
       default: true,
       help: "queue the next batch of steps before reading the previous one",
     },
-    verbose: { type: "boolean", default: false, help: "print adapter, seed and timing on stderr" },
+    "decode-variant": {
+      type: "string",
+      help: "decode kernels (default: chosen per adapter and model; --verbose lists them)",
+    },
+    verbose: {
+      type: "boolean",
+      default: false,
+      help: "print adapter, decode variant, seed, dispatches per token and timing on stderr",
+    },
   },
   async run(v) {
     const temperature = v.temperature as number, topP = v["top-p"] as number;
@@ -92,16 +100,27 @@ export const sampleCommand: Command = {
     }
     const prompt = tok.encode(v.prompt as string, { bos: true });
     using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    const wanted = v["decode-variant"] as string | undefined;
+    const candidates = decodeVariants(gpu, config).map((c) => c.name);
+    if (wanted !== undefined && !candidates.includes(wanted)) {
+      throw new UsageError(
+        `--decode-variant must be one of ${candidates.join(", ")} for this model, got ${wanted}`,
+      );
+    }
     using gen = new Generator(gpu, config, params, {
       stepsPerSubmit: K,
       pipelined: v.pipeline as boolean,
+      variant: wanted,
     });
     await gen.check();
     // warm-up: the first dispatches compile the pipelines
     for await (const _ of gen.generate({ prompt: [prompt[0]], steps: 1, temperature: 0 })) {
       // nothing
     }
-    if (v.verbose) console.error(`seed: ${seed}`);
+    if (v.verbose) {
+      console.error(`decode variant: ${gen.variant.name} (candidates: ${candidates.join(", ")})`);
+      console.error(`seed: ${seed}`);
+    }
     const utf8 = new TextDecoder(), enc = new TextEncoder();
     const write = (s: string) => {
       if (s.length > 0) Deno.stdout.writeSync(enc.encode(s));
@@ -120,7 +139,11 @@ export const sampleCommand: Command = {
     const s = (performance.now() - t0) / 1000;
     console.error(`achieved tok/s: ${(n / s).toFixed(1)}`);
     if (v.verbose) {
-      console.error(`${n} tokens in ${s.toFixed(3)} s, ${gen.submits} submits of ${K} steps`);
+      const d = gen.dispatchesPerToken;
+      console.error(
+        `${n} tokens in ${s.toFixed(3)} s, ${gen.submits} submits of ${K} steps, ` +
+          `dispatches per token: ${d >= 1 ? d : `1/${Math.round(1 / d)}`}`,
+      );
     }
   },
 };

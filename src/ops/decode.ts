@@ -16,6 +16,10 @@ import rmsnormCode from "../../kernels/rmsnorm_decode.wgsl" with { type: "text" 
 import ropeCode from "../../kernels/rope_decode.wgsl" with { type: "text" };
 import attentionCode from "../../kernels/attention_decode.wgsl" with { type: "text" };
 import sampleCode from "../../kernels/sample.wgsl" with { type: "text" };
+import qkvCode from "../../kernels/qkv_decode.wgsl" with { type: "text" };
+import ffnCode from "../../kernels/ffn_decode.wgsl" with { type: "text" };
+import matvec4Code from "../../kernels/_matvec4.wgsl" with { type: "text" };
+import tokenCode from "../../kernels/token_decode.wgsl" with { type: "text" };
 import hashCode from "../../kernels/_hash.wgsl" with { type: "text" };
 import samplerCode from "../../kernels/_sample.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
@@ -30,13 +34,25 @@ export const DECODE_STATE_WORDS = 4;
 /** The `embedding_decode` kernel. */
 export const embeddingDecodeKernel: Kernel = defineKernel("embedding_decode", embeddingCode);
 /** The `matvec_decode` kernel. */
-export const matvecDecodeKernel: Kernel = defineKernel("matvec_decode", matvecCode);
+export const matvecDecodeKernel: Kernel = defineKernel(
+  "matvec_decode",
+  matvecCode + matvec4Code,
+);
+/** The `qkv_decode` kernel (RMSNorm + q/k/v + RoPE + cache write). */
+export const qkvDecodeKernel: Kernel = defineKernel("qkv_decode", qkvCode + matvec4Code);
+/** The `ffn_decode` kernel (RMSNorm + w1/w3 + SwiGLU). */
+export const ffnDecodeKernel: Kernel = defineKernel("ffn_decode", ffnCode + matvec4Code);
 /** The `rmsnorm_decode` kernel. */
 export const rmsnormDecodeKernel: Kernel = defineKernel("rmsnorm_decode", rmsnormCode);
 /** The `rope_decode` kernel. */
 export const ropeDecodeKernel: Kernel = defineKernel("rope_decode", ropeCode);
 /** The `attention_decode` kernel. */
 export const attentionDecodeKernel: Kernel = defineKernel("attention_decode", attentionCode);
+/** The `token_decode` kernel (whole decode steps in one workgroup). */
+export const tokenDecodeKernel: Kernel = defineKernel(
+  "token_decode",
+  tokenCode + hashCode + samplerCode,
+);
 /** The `sample` kernel. */
 export const sampleKernel: Kernel = defineKernel("sample", sampleCode + hashCode + samplerCode);
 
@@ -64,37 +80,125 @@ export function matvecShape(gpu: Gpu): MatvecShape {
   return gpu.isCpu ? { WG: 8, SPLIT: 1 } : { WG: 64, SPLIT: 16 };
 }
 
+function _checkShape(name: string, shape: MatvecShape): void {
+  const { WG, SPLIT } = shape;
+  if (!(WG >= 1 && WG <= 256 && SPLIT >= 1 && (SPLIT & (SPLIT - 1)) === 0 && WG % SPLIT === 0)) {
+    throw new RangeError(`Cannot record ${name}: shape WG=${WG} SPLIT=${SPLIT} is invalid`);
+  }
+}
+
+function _checkC4(name: string, C: number): void {
+  if (C % 4 !== 0) throw new RangeError(`Cannot record ${name}: C=${C} is not a multiple of 4`);
+}
+
+/** Workgroups for `rows` rows, 4 per group of SPLIT invocations. */
+function _rowGrid(rows: number, shape: MatvecShape): [number, number, number] {
+  return grid(Math.ceil(Math.ceil(rows / 4) / (shape.WG / shape.SPLIT)));
+}
+
 /**
- * Records `out[OC] = weight[OC, C] · inp[C]` (`+=` when `accumulate`: the residual add).
+ * Records `out[OC] = weight[OC, C] · xn` with xn = inp, or RMSNorm(inp) * norm_weight when
+ * `norm` is given (the final norm fused into the classifier); `+=` when `accumulate` (the
+ * residual add).
  *
  * @param plan the plan to record into
- * @param b buffers: out [OC], inp [C], weight [OC, C]
- * @param p sizes C (a multiple of 4) and OC; accumulate adds into out
+ * @param b buffers: out [OC], inp [C], weight [OC, C], norm_weight [C] (only with `norm`)
+ * @param p sizes C (a multiple of 4) and OC; accumulate adds into out; norm: the RMSNorm eps
  * @param shape workgroup shape (default {@link matvecShape})
  * @throws {RangeError} for C not a multiple of 4 or a bad shape
  */
 export function matvecDecode(
   plan: Plan,
-  b: { out: BufferBinding; inp: BufferBinding; weight: BufferBinding },
-  p: { C: number; OC: number; accumulate?: boolean },
+  b: { out: BufferBinding; inp: BufferBinding; weight: BufferBinding; norm_weight?: BufferBinding },
+  p: { C: number; OC: number; accumulate?: boolean; norm?: { eps: number } },
   shape: MatvecShape = matvecShape(plan.gpu),
 ): void {
   _positive("matvec_decode", { C: p.C, OC: p.OC });
-  if (p.C % 4 !== 0) {
-    throw new RangeError(`Cannot record matvec_decode: C=${p.C} is not a multiple of 4`);
+  _checkC4("matvec_decode", p.C);
+  _checkShape("matvec_decode", shape);
+  if (p.norm && !b.norm_weight) {
+    throw new TypeError("Cannot record matvec_decode: norm needs a norm_weight binding");
   }
-  const { WG, SPLIT } = shape;
-  if (!(WG >= 1 && WG <= 256 && SPLIT >= 1 && (SPLIT & (SPLIT - 1)) === 0 && WG % SPLIT === 0)) {
-    throw new RangeError(`Cannot record matvec_decode: shape WG=${WG} SPLIT=${SPLIT} is invalid`);
-  }
-  const groups = Math.ceil(p.OC / 4);
   plan.dispatch(
     matvecDecodeKernel,
-    b,
-    { C: p.C, OC: p.OC, accumulate: p.accumulate ? 1 : 0 },
-    grid(Math.ceil(groups / (WG / SPLIT))),
-    { WG, SPLIT },
+    { out: b.out, inp: b.inp, weight: b.weight, norm_weight: b.norm_weight ?? b.inp },
+    {
+      C: p.C,
+      OC: p.OC,
+      accumulate: p.accumulate ? 1 : 0,
+      norm: p.norm ? 1 : 0,
+      eps: p.norm?.eps ?? 0,
+    },
+    _rowGrid(p.OC, shape),
+    { WG: shape.WG, SPLIT: shape.SPLIT },
   );
+}
+
+/**
+ * Records the attention inputs of one decode step (kernels/qkv_decode.wgsl): xn = RMSNorm(inp)
+ * * norm_weight, [q; k; v] = weight · xn, RoPE at `state.pos` on q and k, q written, k and v
+ * written to row (layer, pos) of the caches. Writes nothing once `state.done` is set.
+ *
+ * @param plan the plan to record into
+ * @param b buffers: q [NH*HS], key_cache and value_cache [L, S, NKV*HS], inp [C], norm_weight
+ *   [C], weight [C + 2 NKV*HS, C] (wq; wk; wv), state [4] u32, freqs [2, S, HS/2] (cos, then sin
+ *   at `sin_offset`)
+ * @param p sizes (C = NH * HS, a multiple of 4), eps, sin_offset (floats)
+ * @param shape workgroup shape (default {@link matvecShape})
+ * @throws {RangeError} for sizes the kernel cannot run
+ */
+export function qkvDecode(
+  plan: Plan,
+  b: {
+    q: BufferBinding;
+    key_cache: BufferBinding;
+    value_cache: BufferBinding;
+    inp: BufferBinding;
+    norm_weight: BufferBinding;
+    weight: BufferBinding;
+    state: BufferBinding;
+    freqs: BufferBinding;
+  },
+  p: DecodeSizes & { eps: number; sin_offset: number },
+  shape: MatvecShape = matvecShape(plan.gpu),
+): void {
+  _checkSizes("qkv_decode", p);
+  const C = p.NH * p.HS, KV = p.NKV * p.HS;
+  _checkC4("qkv_decode", C);
+  _checkShape("qkv_decode", shape);
+  plan.dispatch(
+    qkvDecodeKernel,
+    b,
+    { C, KV, HS: p.HS, S: p.S, layer: p.layer, eps: p.eps, sin_offset: p.sin_offset },
+    _rowGrid(C + 2 * KV, shape),
+    { WG: shape.WG, SPLIT: shape.SPLIT },
+  );
+}
+
+/**
+ * Records the SwiGLU hidden row of one decode step (kernels/ffn_decode.wgsl):
+ * out = silu(w1 · xn) * (w3 · xn), xn = RMSNorm(inp) * norm_weight.
+ *
+ * @param plan the plan to record into
+ * @param b buffers: out [H], inp [C], norm_weight [C], weight [2H, C] (w1 and w3 rows
+ *   interleaved)
+ * @param p sizes C (a multiple of 4) and H; eps
+ * @param shape workgroup shape (default {@link matvecShape})
+ * @throws {RangeError} for C not a multiple of 4 or a bad shape
+ */
+export function ffnDecode(
+  plan: Plan,
+  b: { out: BufferBinding; inp: BufferBinding; norm_weight: BufferBinding; weight: BufferBinding },
+  p: { C: number; H: number; eps: number },
+  shape: MatvecShape = matvecShape(plan.gpu),
+): void {
+  _positive("ffn_decode", { C: p.C, H: p.H });
+  _checkC4("ffn_decode", p.C);
+  _checkShape("ffn_decode", shape);
+  plan.dispatch(ffnDecodeKernel, b, p, _rowGrid(2 * p.H, shape), {
+    WG: shape.WG,
+    SPLIT: shape.SPLIT,
+  });
 }
 
 /**
@@ -266,4 +370,140 @@ export function sample(
 ): DispatchHandle {
   checkSampleParams(p);
   return plan.dispatch(sampleKernel, b, { ...p }, [1, 1, 1]);
+}
+
+/** Sizes, decode-layout offsets and sampler settings of `token_decode` (kernels/token_decode.wgsl). */
+export interface TokenDecodeParams extends SampleParams {
+  /** Model width. */
+  C: number;
+  /** FFN width. */
+  H: number;
+  /** Layers. */
+  L: number;
+  /** Query heads. */
+  NH: number;
+  /** Key/value heads. */
+  NKV: number;
+  /** Head size. */
+  HS: number;
+  /** Cache length (max_seq_len). */
+  S: number;
+  /** RMSNorm epsilon. */
+  eps: number;
+  /** Float offset of tok_embeddings in `weights`. */
+  emb: number;
+  /** Float offset of layer 0's block. */
+  layer0: number;
+  /** Floats between layer blocks. */
+  layer_stride: number;
+  /** Offsets inside a layer block: rms_att [C]. */
+  rms_att: number;
+  /** wqkv [C + 2 KV, C]. */
+  wqkv: number;
+  /** wo [C, C]. */
+  wo: number;
+  /** rms_ffn [C]. */
+  rms_ffn: number;
+  /** w13 [2 H, C] (w1/w3 rows interleaved). */
+  w13: number;
+  /** w2 [C, H]. */
+  w2: number;
+  /** Float offset of rms_final. */
+  rms_final: number;
+  /** Float offset of the classifier [V, C]. */
+  wcls: number;
+  /** Float offset of the sin table in `freqs`. */
+  sin_offset: number;
+  /** Float offset of the value cache in `kv_cache`. */
+  value_offset: number;
+  /** Decode steps per dispatch (the loop stops early once the state is done). */
+  tokens_per_dispatch: number;
+}
+
+/** Floats of `token_decode`'s scratch buffer: x, xn, q, att [C] each, hg [H], probs [V]. */
+export function tokenScratchFloats(p: { C: number; H: number; V: number }): number {
+  return 4 * p.C + p.H + p.V;
+}
+
+/** Workgroup floats `token_decode` has for the attention partials of its invocations. */
+const TOKEN_ATTENTION_FLOATS = 3072;
+
+/**
+ * Invocations of `token_decode` (workgroup size WG) that run the attention loop over t: as many
+ * as the workgroup memory holds partials for (G * (HS + 2) floats each), at most WG, a power of
+ * two; 0 when even one does not fit or G * HS > 64 (the kernel cannot run that model).
+ */
+export function tokenAttentionLanes(
+  p: { NH: number; NKV: number; HS: number },
+  WG: number,
+): number {
+  const G = p.NH / p.NKV;
+  if (G * p.HS > 64) return 0;
+  let lanes = WG;
+  while (lanes > 0 && lanes * G * (p.HS + 2) > TOKEN_ATTENTION_FLOATS) lanes >>= 1;
+  return lanes;
+}
+
+/**
+ * Records whole decode steps in one workgroup (kernels/token_decode.wgsl): up to
+ * `tokens_per_dispatch` positions, each through every layer, the classifier and the sampler,
+ * advancing `state` as {@link sample} does. The model sizes become override constants (one
+ * pipeline per model shape).
+ *
+ * @param plan the plan to record into
+ * @param b buffers: weights (decode layout), freqs [2, S, HS/2], kv_cache [2, L, S, KV] (values
+ *   at value_offset), state [4] u32, tokens [S + 1] u32, prompt u32, logits [V], scratch
+ *   ({@link tokenScratchFloats})
+ * @param p sizes, offsets and sampler settings
+ * @param WG invocations in the workgroup (a power of two, 1..256)
+ * @returns a handle to change the settings with `plan.setParams` (all of {@link TokenDecodeParams}
+ *   except the sizes C, H, V, NH, NKV, HS, S)
+ * @throws {RangeError} for sizes the kernel cannot run
+ */
+export function tokenDecode(
+  plan: Plan,
+  b: {
+    weights: BufferBinding;
+    freqs: BufferBinding;
+    kv_cache: BufferBinding;
+    state: BufferBinding;
+    tokens: BufferBinding;
+    prompt: BufferBinding;
+    logits: BufferBinding;
+    scratch: BufferBinding;
+  },
+  p: TokenDecodeParams,
+  WG = 8,
+): DispatchHandle {
+  checkSampleParams(p);
+  _checkSizes("token_decode", { NH: p.NH, NKV: p.NKV, HS: p.HS, S: p.S, layer: 0 });
+  _positive("token_decode", { C: p.C, H: p.H, L: p.L, tokens_per_dispatch: p.tokens_per_dispatch });
+  if (p.C % 4 !== 0 || p.H % 4 !== 0 || p.C !== p.NH * p.HS) {
+    throw new RangeError(
+      `Cannot record token_decode: C=${p.C} and H=${p.H} must be multiples of 4, C = NH*HS`,
+    );
+  }
+  if (!(Number.isInteger(WG) && WG >= 1 && WG <= 256 && (WG & (WG - 1)) === 0)) {
+    throw new RangeError(`Cannot record token_decode: WG=${WG} is not a power of two <= 256`);
+  }
+  const AL = tokenAttentionLanes(p, WG);
+  if (AL === 0) {
+    throw new RangeError(
+      `Cannot record token_decode: ${
+        p.NH / p.NKV
+      } heads per KV head of size ${p.HS} exceed its attention buffers`,
+    );
+  }
+  const { C, H, V, NH, NKV, HS, S, ...params } = p;
+  return plan.dispatch(tokenDecodeKernel, b, params, [1, 1, 1], {
+    WG,
+    AL,
+    C,
+    H,
+    V,
+    NH,
+    NKV,
+    HS,
+    S,
+  });
 }

@@ -1,0 +1,58 @@
+// _matvec4: snippet (not a kernel) appended by launchers to the decode matvec kernels
+// (matvec_decode, qkv_decode, ffn_decode): dot products of 4 weight rows with one input row,
+// optionally RMSNorm-ed on the fly.
+// The including kernel declares: `override WG` (invocations per workgroup, <= 256) and
+// `override SPLIT` (invocations sharing 4 rows, a power of two dividing WG), and bindings
+//   inp         [C] f32 as vec4 [C/4]
+//   norm_weight [C] f32 as vec4 (the RMSNorm weight; any [>= C] buffer when not normalising)
+//   weight      [rows, C] f32 as vec4 [rows, C/4]
+// A group of SPLIT consecutive invocations owns 4 rows; invocation j of the group sums the vec4
+// columns j, j + SPLIT, ... of those rows (one inp load feeds 4 rows), then the group adds its
+// partial sums through workgroup memory. SPLIT = 1 (CPU adapters: every per-lane load is a
+// separate load anyway, and barriers are expensive) needs no barrier; a real GPU uses
+// SPLIT = 16..32 so that the group's loads are contiguous.
+
+var<workgroup> mv_red: array<vec4f, 256>;
+
+// rsqrt(mean(inp²) + eps) when `norm`, else 1 (then inp * 1 * 1 is inp exactly). Every
+// invocation sums all of inp itself: the same address in every lane is a cheap load.
+fn mv_rstd(C: u32, eps: f32, norm: bool) -> f32 {
+  if (!norm) { return 1.0; }
+  var s = vec4f(0.0);
+  for (var k = 0u; k < C / 4u; k++) {
+    let v = inp[k];
+    s = fma(v, v, s);
+  }
+  return inverseSqrt((s.x + s.y + s.z + s.w) / f32(C) + eps);
+}
+
+// sum_k weight[row_i, k] * xn[k] for the 4 rows starting at vec4 offsets w.x .. w.w, with
+// xn = inp * rstd * norm_weight (rmsnorm_decode's f32 operations) or inp itself. The result is
+// complete in the group's invocation j = 0.
+fn mv_rows4(l: u32, w: vec4u, C4: u32, rstd: f32, norm: bool) -> vec4f {
+  let j = l % SPLIT;
+  var acc = vec4f(0.0);
+  if (norm) {
+    for (var k = j; k < C4; k += SPLIT) {
+      let a = inp[k] * rstd * norm_weight[k];
+      acc += vec4f(dot(a, weight[w.x + k]), dot(a, weight[w.y + k]), dot(a, weight[w.z + k]),
+                   dot(a, weight[w.w + k]));
+    }
+  } else {
+    for (var k = j; k < C4; k += SPLIT) {
+      let a = inp[k];
+      acc += vec4f(dot(a, weight[w.x + k]), dot(a, weight[w.y + k]), dot(a, weight[w.z + k]),
+                   dot(a, weight[w.w + k]));
+    }
+  }
+  if (SPLIT > 1u) {
+    mv_red[l] = acc;
+    workgroupBarrier();
+    for (var s = SPLIT / 2u; s > 0u; s = s / 2u) {
+      if (j < s) { mv_red[l] += mv_red[l + s]; }
+      workgroupBarrier();
+    }
+    acc = mv_red[l];
+  }
+  return acc;
+}
