@@ -4,24 +4,22 @@
 // _sample.wgsl, appended with _hash.wgsl by the launcher), for up to `tokens_per_dispatch`
 // positions in a loop. Phases are separated by barriers instead of dispatches: on a CPU adapter a
 // workgroup of 8 is one SIMD vector and a barrier costs ~30 ns, against ~40 us per dispatch.
-// The model's sizes are override constants, so small loops (head size, heads per KV head) unroll
-// and their loads have constant offsets.
 // Bindings (all sizes in f32 unless said):
-//   weights     read: the decode layout of the parameters (src/model/decode_layout.ts), as vec4:
+//   weights     read, as vec4: the decode layout of the parameters (src/model/decode_layout.ts):
 //               tok_embeddings [V, C] at `emb`; layer l's block at layer0 + l * layer_stride holds
 //               rms_att [C], wqkv [C + 2 KV, C] (wq; wk; wv rows), wo [C, C], rms_ffn [C],
 //               w13 [2 H, C] (rows w1[i], w3[i] interleaved), w2 [C, H] at the given offsets;
 //               rms_final [C]; wcls [V, C] (= emb when tied). Offsets are in floats, multiples
 //               of 4.
 //   freqs       read: cos [S, HS/2] then sin [S, HS/2] at sin_offset (model.py's freqs_cis)
-//   kv_cache    read_write: keys [L, S, KV] at 0, values [L, S, KV] at value_offset; row
-//               (l, pos) written with `=` each step, rows 0..pos read
+//   kv_cache    read_write, as vec4: keys [L, S, KV] at 0, values [L, S, KV] at value_offset;
+//               row (l, pos) written with `=` each step, rows 0..pos read
 //   state       read_write [4] u32: (pos, token, done, unused), as kernels/sample.wgsl
 //   tokens      read_write [S + 1] u32: tokens[pos + 1] written with `=`
 //   prompt      read [>= prompt_len] u32: forced tokens
 //   logits      read_write [V]: the last step's logits, written with `=`
-//   scratch     read_write: x [C], xn [C], q [C], att [C], hg [H], probs [V], in that order
-//               (written with `=`; x is the residual stream)
+//   scratch     read_write, as vec4: x [C], xn [C], q [C], att [C], hg [H], probs [V], in that
+//               order (written with `=`; x is the residual stream)
 // Each phase computes model.py's formulas in f32:
 //   xn = x * rsqrt(mean(x²) + eps) * w (rmsnorm_decode); y = W · xn by rows (4 rows per
 //   invocation, one xn load feeding 4 rows); RoPE pair (y0, y1) -> (y0 cos - y1 sin,
@@ -29,12 +27,20 @@
 //   Attention of head h over t = 0..pos: s_t = q_h · k_t / sqrt(HS), out_h = sum_t e^(s_t - m)
 //   v_t / sum_t e^(s_t - m), m = max_t s_t. Invocation l < AL takes t = l, l + AL, ... for the G
 //   heads sharing a KV head (one k and v load serves G heads) with a running max (when the max
-//   rises from m to m', the sums so far are scaled by e^(m - m')); the AL partial (m, z, acc) are
+//   rises from m to m', the sums so far are scaled by e^(m - m')); the AL partials (m, z, acc) are
 //   then merged through workgroup memory: M = max m_l, out = sum acc_l e^(m_l - M) /
 //   sum z_l e^(m_l - M).
-// Requires C % 4 == 0, H % 4 == 0, C = NH * HS, HS even, G * HS <= 64, AL * G * (HS + 2) <= 3072,
-// WG a power of two (the launcher checks).
+// Only the head size and heads per KV head are override constants (their loops unroll into
+// registers); every other size is a Params field: unrolled, the matvec loops would overflow the
+// CPU's instruction cache (measured 2x slower on llvmpipe).
+// Requires C % 4 == 0, H % 4 == 0, C = NKV * G * HS, HS % 4 == 0, G * HS <= 64,
+// AL * G * (HS + 2) <= 3072, WG a power of two (the launcher checks).
 struct Params {
+  C: u32,
+  H: u32,
+  V: u32,
+  NKV: u32,
+  S: u32,
   L: u32,
   eps: f32,
   emb: u32,
@@ -62,60 +68,49 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> weights: array<vec4f>;
 @group(0) @binding(2) var<storage, read> freqs: array<f32>;
-@group(0) @binding(3) var<storage, read_write> kv_cache: array<f32>;
+@group(0) @binding(3) var<storage, read_write> kv_cache: array<vec4f>;
 @group(0) @binding(4) var<storage, read_write> state: array<u32>;
 @group(0) @binding(5) var<storage, read_write> tokens: array<u32>;
 @group(0) @binding(6) var<storage, read> prompt: array<u32>;
 @group(0) @binding(7) var<storage, read_write> logits: array<f32>;
-@group(0) @binding(8) var<storage, read_write> scratch: array<f32>;
+@group(0) @binding(8) var<storage, read_write> scratch: array<vec4f>;
 
 // Invocations in the workgroup (a power of two, at most 256).
 override WG: u32 = 8;
 // Invocations that run the attention loop over t (at most WG).
 override AL: u32 = 8;
-// Model sizes: width, FFN width, vocabulary, heads, KV heads, head size, cache length.
-override C: u32;
-override H: u32;
-override V: u32;
-override NH: u32;
-override NKV: u32;
+// Head size (a multiple of 4) and query heads per KV head.
 override HS: u32;
-override S: u32;
+override G: u32;
 
-// Attention partials per invocation: G * HS sums (G = NH / NKV) and G maxima and G totals.
-const MAX_ACC = 64u;
-const MAX_G = 32u;
+// Register arrays of the attention loop: G * HS / 4 vec4 and G scalars.
+const MAX_ACC4 = 16u;
+const MAX_G = 16u;
 var<workgroup> at_red: array<f32, 3072>;
 var<workgroup> wg_state: vec3u;
 
+// scratch vec4 offsets
+fn xn_at() -> u32 { return p.C / 4u; }
+fn q_at() -> u32 { return p.C / 2u; }
+fn att_at() -> u32 { return 3u * p.C / 4u; }
+fn hg_at() -> u32 { return p.C; }
+fn probs_at() -> u32 { return p.C + p.H / 4u; }
+
 fn smp_logit(i: u32) -> f32 { return logits[i]; }
-fn smp_prob(i: u32) -> f32 { return scratch[PROBS + i]; }
-fn smp_set_prob(i: u32, v: f32) { scratch[PROBS + i] = v; }
+fn smp_prob(i: u32) -> f32 { return scratch[probs_at() + i / 4u][i % 4u]; }
+fn smp_set_prob(i: u32, v: f32) { scratch[probs_at() + i / 4u][i % 4u] = v; }
 
-// scratch offsets
-const X = 0u;
-override XN: u32 = C;
-override Q: u32 = 2u * C;
-override ATT: u32 = 3u * C;
-override HG: u32 = 4u * C;
-override PROBS: u32 = 4u * C + H;
-
-fn scratch4(o: u32) -> vec4f {
-  return vec4f(scratch[o], scratch[o + 1u], scratch[o + 2u], scratch[o + 3u]);
-}
-
-// Rows r0 .. r0 + 3 (clamped to rows - 1) of the [rows, n] matrix at float offset w, times
-// scratch[xo .. xo + n).
-fn rows4(w: u32, n: u32, rows: u32, r0: u32, xo: u32) -> vec4f {
+// Rows r0 .. r0 + 3 (clamped to rows - 1) of the [rows, 4 * n4] matrix at float offset w, times
+// scratch[x4 .. x4 + n4) (vec4 offsets).
+fn rows4(w: u32, n4: u32, rows: u32, r0: u32, x4: u32) -> vec4f {
   let last = rows - 1u;
-  let n4 = n / 4u;
   let w0 = w / 4u + min(r0, last) * n4;
   let w1 = w / 4u + min(r0 + 1u, last) * n4;
   let w2 = w / 4u + min(r0 + 2u, last) * n4;
   let w3 = w / 4u + min(r0 + 3u, last) * n4;
   var acc = vec4f(0.0);
   for (var k = 0u; k < n4; k++) {
-    let a = scratch4(xo + 4u * k);
+    let a = scratch[x4 + k];
     acc += vec4f(dot(a, weights[w0 + k]), dot(a, weights[w1 + k]), dot(a, weights[w2 + k]),
                  dot(a, weights[w3 + k]));
   }
@@ -125,61 +120,51 @@ fn rows4(w: u32, n: u32, rows: u32, r0: u32, xo: u32) -> vec4f {
 // xn = RMSNorm(x) * weights[g ..]: every invocation sums x² itself, then writes its share of xn.
 // The caller synchronises before xn is read.
 fn rmsnorm(l: u32, g: u32) {
-  var ss = 0.0;
-  for (var i = 0u; i < C; i++) {
-    let v = scratch[X + i];
+  let C4 = p.C / 4u;
+  var ss = vec4f(0.0);
+  for (var i = 0u; i < C4; i++) {
+    let v = scratch[i];
     ss = fma(v, v, ss);
   }
-  let rstd = inverseSqrt(ss / f32(C) + p.eps);
-  for (var i4 = l; i4 < C / 4u; i4 += WG) {
-    let gv = weights[g / 4u + i4];
-    for (var j = 0u; j < 4u; j++) {
-      let i = 4u * i4 + j;
-      scratch[XN + i] = scratch[X + i] * rstd * gv[j];
-    }
-  }
+  let rstd = inverseSqrt((ss.x + ss.y + ss.z + ss.w) / f32(p.C) + p.eps);
+  for (var i = l; i < C4; i += WG) { scratch[xn_at() + i] = scratch[i] * rstd * weights[g / 4u + i]; }
 }
 
-// x[r] += rows r of the [C, n] matrix at w times scratch[xo ..] (wo and w2 with the residual)
-fn residual_matvec(l: u32, w: u32, n: u32, xo: u32) {
-  for (var j = 0u; j < (C + 4u * WG - 1u) / (4u * WG); j++) {
-    let r0 = 4u * (j * WG + l);
-    let y = rows4(w, n, C, r0, xo);
-    for (var i = 0u; i < 4u; i++) {
-      if (r0 + i < C) { scratch[X + r0 + i] += y[i]; }
-    }
-  }
+// x[r] += rows r of the [C, 4 * n4] matrix at w times scratch[x4 ..] (wo and w2, the residual)
+fn residual_matvec(l: u32, w: u32, n4: u32, x4: u32) {
+  for (var r = 4u * l; r < p.C; r += 4u * WG) { scratch[r / 4u] += rows4(w, n4, p.C, r, x4); }
 }
 
 fn attention(l: u32, li: u32, pos: u32) {
-  let G = NH / NKV;
-  let KV = NKV * HS;
+  let HS4 = HS / 4u;
+  let KV4 = p.NKV * HS4;
   let T = pos + 1u;
-  let kBase = li * S * KV;
+  let kBase = li * p.S * KV4;
+  let vBase = p.value_offset / 4u + kBase;
   let scale = 1.0 / sqrt(f32(HS));
-  for (var kvh = 0u; kvh < NKV; kvh++) {
-    var q: array<f32, MAX_ACC>;
-    var acc: array<f32, MAX_ACC>;
+  for (var kvh = 0u; kvh < p.NKV; kvh++) {
+    var q: array<vec4f, MAX_ACC4>;
+    var acc: array<vec4f, MAX_ACC4>;
     var m: array<f32, MAX_G>;
     var z: array<f32, MAX_G>;
     for (var g = 0u; g < G; g++) {
       m[g] = -3.0e38;
       z[g] = 0.0;
-      for (var i = 0u; i < HS; i++) {
-        q[g * HS + i] = scratch[Q + (kvh * G + g) * HS + i];
-        acc[g * HS + i] = 0.0;
+      for (var i = 0u; i < HS4; i++) {
+        q[g * HS4 + i] = scratch[q_at() + (kvh * G + g) * HS4 + i];
+        acc[g * HS4 + i] = vec4f(0.0);
       }
     }
     if (l < AL) {
       for (var t = l; t < T; t += AL) {
-        let ko = kBase + t * KV + kvh * HS;
-        var kv: array<f32, MAX_ACC>;
-        for (var i = 0u; i < HS; i++) { kv[i] = kv_cache[ko + i]; }
+        let ko = t * KV4 + kvh * HS4;
+        var kv: array<vec4f, MAX_ACC4>;
+        for (var i = 0u; i < HS4; i++) { kv[i] = kv_cache[kBase + ko + i]; }
         var e: array<f32, MAX_G>;
         var corr: array<f32, MAX_G>;
         for (var g = 0u; g < G; g++) {
           var s = 0.0;
-          for (var i = 0u; i < HS; i++) { s = fma(q[g * HS + i], kv[i], s); }
+          for (var i = 0u; i < HS4; i++) { s += dot(q[g * HS4 + i], kv[i]); }
           s = s * scale;
           let mNew = max(m[g], s);
           corr[g] = exp(m[g] - mNew);
@@ -187,10 +172,10 @@ fn attention(l: u32, li: u32, pos: u32) {
           z[g] = z[g] * corr[g] + e[g];
           m[g] = mNew;
         }
-        for (var i = 0u; i < HS; i++) { kv[i] = kv_cache[p.value_offset + ko + i]; }
+        for (var i = 0u; i < HS4; i++) { kv[i] = kv_cache[vBase + ko + i]; }
         for (var g = 0u; g < G; g++) {
-          for (var i = 0u; i < HS; i++) {
-            acc[g * HS + i] = fma(acc[g * HS + i], corr[g], e[g] * kv[i]);
+          for (var i = 0u; i < HS4; i++) {
+            acc[g * HS4 + i] = fma(acc[g * HS4 + i], vec4f(corr[g]), e[g] * kv[i]);
           }
         }
       }
@@ -199,30 +184,37 @@ fn attention(l: u32, li: u32, pos: u32) {
       for (var g = 0u; g < G; g++) {
         at_red[o + g] = m[g];
         at_red[o + G + g] = z[g];
-        for (var i = 0u; i < HS; i++) { at_red[o + 2u * G + g * HS + i] = acc[g * HS + i]; }
+        for (var i = 0u; i < HS4; i++) {
+          for (var c = 0u; c < 4u; c++) {
+            at_red[o + 2u * G + (g * HS4 + i) * 4u + c] = acc[g * HS4 + i][c];
+          }
+        }
       }
     }
     workgroupBarrier();
-    for (var oi = l; oi < G * HS; oi += WG) {
-      let g = oi / HS;
+    for (var oi = l; oi < G * HS4; oi += WG) {
+      let g = oi / HS4;
       var mx = -3.0e38;
       for (var a = 0u; a < AL; a++) { mx = max(mx, at_red[a * G * (HS + 2u) + g]); }
       var zt = 0.0;
-      var at = 0.0;
+      var at = vec4f(0.0);
       for (var a = 0u; a < AL; a++) {
         let o = a * G * (HS + 2u);
         let f = exp(at_red[o + g] - mx);
         zt = fma(at_red[o + G + g], f, zt);
-        at = fma(at_red[o + 2u * G + oi], f, at);
+        let ao = o + 2u * G + 4u * oi;
+        at = fma(vec4f(at_red[ao], at_red[ao + 1u], at_red[ao + 2u], at_red[ao + 3u]), vec4f(f), at);
       }
-      scratch[ATT + kvh * G * HS + oi] = at / zt;
+      scratch[att_at() + kvh * G * HS4 + oi] = at / zt;
     }
     workgroupBarrier();
   }
 }
 
 fn run_layer(l: u32, li: u32, pos: u32) {
-  let KV = NKV * HS;
+  let C = p.C;
+  let C4 = C / 4u;
+  let KV = p.NKV * HS;
   let half = HS / 2u;
   let base = p.layer0 + li * p.layer_stride;
 
@@ -230,33 +222,21 @@ fn run_layer(l: u32, li: u32, pos: u32) {
   rmsnorm(l, base + p.rms_att);
   storageBarrier();
 
-  // 2. q, k, v = wqkv · xn, 4 rows (2 RoPE pairs: C and KV are even, so a pair never straddles
-  //    q/k/v) per invocation; RoPE rotates q and k pairs; k and v go to cache row (li, pos).
+  // 2. q, k, v = wqkv · xn, 4 rows per invocation: one vec4 of q, k or v (C and KV are
+  //    multiples of 4), i.e. two RoPE pairs of one head; k and v go to cache row (li, pos).
   let rows = C + 2u * KV;
-  let cacheRow = (li * S + pos) * KV;
-  for (var j = 0u; j < (rows + 4u * WG - 1u) / (4u * WG); j++) {
-    let r0 = 4u * (j * WG + l);
-    let y = rows4(base + p.wqkv, C, rows, r0, XN);
-    for (var i = 0u; i < 4u; i += 2u) {
-      let r = r0 + i;
-      if (r >= rows) { break; }
-      if (r >= C + KV) {
-        kv_cache[p.value_offset + cacheRow + r - C - KV] = y[i];
-        kv_cache[p.value_offset + cacheRow + r - C - KV + 1u] = y[i + 1u];
-        continue;
-      }
-      let pr = (r % HS) / 2u;
-      let c = freqs[pos * half + pr];
-      let s = freqs[p.sin_offset + pos * half + pr];
-      let r0v = y[i] * c - y[i + 1u] * s;
-      let r1v = y[i] * s + y[i + 1u] * c;
-      if (r < C) {
-        scratch[Q + r] = r0v;
-        scratch[Q + r + 1u] = r1v;
-      } else {
-        kv_cache[cacheRow + r - C] = r0v;
-        kv_cache[cacheRow + r - C + 1u] = r1v;
-      }
+  let cacheRow = (li * p.S + pos) * KV / 4u;
+  for (var r = 4u * l; r < rows; r += 4u * WG) {
+    let y = rows4(base + p.wqkv, C4, rows, r, xn_at());
+    if (r >= C + KV) {
+      kv_cache[p.value_offset / 4u + cacheRow + (r - C - KV) / 4u] = y;
+    } else {
+      let pr = pos * half + (r % HS) / 2u;
+      let c = vec2f(freqs[pr], freqs[pr + 1u]);
+      let s = vec2f(freqs[p.sin_offset + pr], freqs[p.sin_offset + pr + 1u]);
+      let rot = vec4f(y.x * c.x - y.y * s.x, y.x * s.x + y.y * c.x,
+                      y.z * c.y - y.w * s.y, y.z * s.y + y.w * c.y);
+      if (r < C) { scratch[q_at() + r / 4u] = rot; } else { kv_cache[cacheRow + (r - C) / 4u] = rot; }
     }
   }
   storageBarrier();
@@ -266,24 +246,22 @@ fn run_layer(l: u32, li: u32, pos: u32) {
   storageBarrier();
 
   // 4. x += wo · att
-  residual_matvec(l, base + p.wo, C, ATT);
+  residual_matvec(l, base + p.wo, C4, att_at());
   storageBarrier();
 
   // 5. xn = RMSNorm(x) * rms_ffn; hg = silu(w1 · xn) * (w3 · xn), w13 rows (w1[i], w3[i])
   rmsnorm(l, base + p.rms_ffn);
   storageBarrier();
-  for (var j = 0u; j < (2u * H + 4u * WG - 1u) / (4u * WG); j++) {
-    let r0 = 4u * (j * WG + l);
-    let y = rows4(base + p.w13, C, 2u * H, r0, XN);
-    for (var i = 0u; i < 2u; i++) {
-      let o = r0 / 2u + i;
-      if (o < H) { scratch[HG + o] = y[2u * i] / (1.0 + exp(-y[2u * i])) * y[2u * i + 1u]; }
-    }
+  for (var r = 4u * l; r < 2u * p.H; r += 4u * WG) {
+    let y = rows4(base + p.w13, C4, 2u * p.H, r, xn_at());
+    let o = r / 2u;
+    scratch[hg_at() + o / 4u][o % 4u] = y.x / (1.0 + exp(-y.x)) * y.y;
+    if (o + 1u < p.H) { scratch[hg_at() + o / 4u][o % 4u + 1u] = y.z / (1.0 + exp(-y.z)) * y.w; }
   }
   storageBarrier();
 
   // 6. x += w2 · hg
-  residual_matvec(l, base + p.w2, H, HG);
+  residual_matvec(l, base + p.w2, p.H / 4u, hg_at());
   storageBarrier();
 }
 
@@ -297,10 +275,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
     let pos = st.x;
 
     // x = tok_embeddings[token]
-    for (var i4 = l; i4 < C / 4u; i4 += WG) {
-      let v = weights[(p.emb + st.y * C) / 4u + i4];
-      for (var j = 0u; j < 4u; j++) { scratch[X + 4u * i4 + j] = v[j]; }
-    }
+    let C4 = p.C / 4u;
+    for (var i = l; i < C4; i += WG) { scratch[i] = weights[p.emb / 4u + st.y * C4 + i]; }
     storageBarrier();
 
     for (var li = 0u; li < p.L; li++) { run_layer(l, li, pos); }
@@ -308,17 +284,16 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
     // logits = wcls · RMSNorm(x) * rms_final
     rmsnorm(l, p.rms_final);
     storageBarrier();
-    for (var j = 0u; j < (V + 4u * WG - 1u) / (4u * WG); j++) {
-      let r0 = 4u * (j * WG + l);
-      let y = rows4(p.wcls, C, V, r0, XN);
+    for (var r = 4u * l; r < p.V; r += 4u * WG) {
+      let y = rows4(p.wcls, C4, p.V, r, xn_at());
       for (var i = 0u; i < 4u; i++) {
-        if (r0 + i < V) { logits[r0 + i] = y[i]; }
+        if (r + i < p.V) { logits[r + i] = y[i]; }
       }
     }
     storageBarrier();
 
     // next token (kernels/sample.wgsl's state update)
-    var next = sample_pick(l, V, p.temperature, p.top_p, p.seed, pos);
+    var next = sample_pick(l, p.V, p.temperature, p.top_p, p.seed, pos);
     if (l == 0u) {
       if (pos + 1u < p.prompt_len) { next = prompt[pos + 1u]; }
       tokens[pos + 1u] = next;

@@ -293,7 +293,7 @@ export class Generator implements Disposable {
         value_offset: valueOffset,
         tokens_per_dispatch: K,
       };
-      const { C: _c, H: _h, V: _v, NH: _nh, NKV: _nkv, HS: _hs, S: _s, ...runtime } = p;
+      const { NH: _nh, HS: _hs, ...runtime } = p;
       this.#sampleBase = runtime;
       this.#sampleHandle = tokenDecode(
         plan,

@@ -447,8 +447,8 @@ export function tokenAttentionLanes(
 /**
  * Records whole decode steps in one workgroup (kernels/token_decode.wgsl): up to
  * `tokens_per_dispatch` positions, each through every layer, the classifier and the sampler,
- * advancing `state` as {@link sample} does. The model sizes become override constants (one
- * pipeline per model shape).
+ * advancing `state` as {@link sample} does. The head size and heads per KV head become override
+ * constants (one pipeline per head shape).
  *
  * @param plan the plan to record into
  * @param b buffers: weights (decode layout), freqs [2, S, HS/2], kv_cache [2, L, S, KV] (values
@@ -457,7 +457,7 @@ export function tokenAttentionLanes(
  * @param p sizes, offsets and sampler settings
  * @param WG invocations in the workgroup (a power of two, 1..256)
  * @returns a handle to change the settings with `plan.setParams` (all of {@link TokenDecodeParams}
- *   except the sizes C, H, V, NH, NKV, HS, S)
+ *   except NH and HS)
  * @throws {RangeError} for sizes the kernel cannot run
  */
 export function tokenDecode(
@@ -494,16 +494,6 @@ export function tokenDecode(
       } heads per KV head of size ${p.HS} exceed its attention buffers`,
     );
   }
-  const { C, H, V, NH, NKV, HS, S, ...params } = p;
-  return plan.dispatch(tokenDecodeKernel, b, params, [1, 1, 1], {
-    WG,
-    AL,
-    C,
-    H,
-    V,
-    NH,
-    NKV,
-    HS,
-    S,
-  });
+  const { NH, HS, ...params } = p;
+  return plan.dispatch(tokenDecodeKernel, b, params, [1, 1, 1], { WG, AL, HS, G: NH / p.NKV });
 }
