@@ -12,22 +12,24 @@
 //   The coin is u = (bitsAt(seed, pos) >> 8) / 2^24 (src/model/rng.ts: hash32(hash32(seed) +
 //   pos)); the token is the first i in index order whose running sum of kept e_i exceeds
 //   u * (kept mass).
-// The including kernel declares: `WG` (invocations per workgroup, a power of two <= 256), and
+// The including kernel declares: `WG` (invocations per workgroup, a power of two <= 256),
 // `smp_logit(i) -> f32`, `smp_prob(i) -> f32`, `smp_set_prob(i, v)` over its logits and its
-// [V] scratch for e_i. Call sample_pick from uniform control flow with every invocation.
+// [V] scratch for e_i, and `smp_sync()`: storageBarrier() + workgroupBarrier(), or nothing in a
+// kernel whose workgroup runs in lockstep (then sample_pick has no barrier). Call sample_pick
+// with every invocation (from uniform control flow when smp_sync has barriers).
 
 var<workgroup> smp_f: array<f32, 256>;
 var<workgroup> smp_i: array<u32, 256>;
 
 fn smp_reduce_sum(l: u32, v: f32) -> f32 {
   smp_f[l] = v;
-  workgroupBarrier();
+  smp_sync();
   for (var w = WG / 2u; w > 0u; w = w / 2u) {
     if (l < w) { smp_f[l] += smp_f[l + w]; }
-    workgroupBarrier();
+    smp_sync();
   }
   let r = smp_f[0];
-  workgroupBarrier();
+  smp_sync();
   return r;
 }
 
@@ -47,7 +49,7 @@ fn sample_pick(l: u32, V: u32, temperature: f32, top_p: f32, seed: u32, pos: u32
   }
   smp_f[l] = best;
   smp_i[l] = arg;
-  workgroupBarrier();
+  smp_sync();
   for (var w = WG / 2u; w > 0u; w = w / 2u) {
     if (l < w) {
       let bo = smp_f[l + w];
@@ -57,11 +59,11 @@ fn sample_pick(l: u32, V: u32, temperature: f32, top_p: f32, seed: u32, pos: u32
         smp_i[l] = io;
       }
     }
-    workgroupBarrier();
+    smp_sync();
   }
   let mx = smp_f[0];
   var next = smp_i[0];
-  workgroupBarrier();
+  smp_sync();
   if (temperature <= 0.0) { return next; }
 
   var zl = 0.0;
@@ -92,8 +94,7 @@ fn sample_pick(l: u32, V: u32, temperature: f32, top_p: f32, seed: u32, pos: u32
     if (bitcast<u32>(e) >= lo) { cl += e; }
   }
   smp_f[l] = cl;
-  storageBarrier();
-  workgroupBarrier();
+  smp_sync();
   if (l == 0u) {
     var total = 0.0;
     for (var c = 0u; c < WG; c++) { total += smp_f[c]; }
@@ -118,6 +119,6 @@ fn sample_pick(l: u32, V: u32, temperature: f32, top_p: f32, seed: u32, pos: u32
       acc += smp_f[c];
     }
   }
-  workgroupBarrier();
+  smp_sync();
   return next;
 }

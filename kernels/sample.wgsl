@@ -33,6 +33,10 @@ const WG = 64u;
 fn smp_logit(i: u32) -> f32 { return logits[i]; }
 fn smp_prob(i: u32) -> f32 { return probs[i]; }
 fn smp_set_prob(i: u32, v: f32) { probs[i] = v; }
+fn smp_sync() {
+  storageBarrier();
+  workgroupBarrier();
+}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u) {

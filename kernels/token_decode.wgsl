@@ -2,8 +2,9 @@
 // (RMSNorm, q/k/v, RoPE and the KV cache write, attention over the cache, wo + residual, RMSNorm,
 // w1/w3 + SwiGLU, w2 + residual), the final RMSNorm, the classifier and the sampler (kernels/
 // _sample.wgsl, appended with _hash.wgsl by the launcher), for up to `tokens_per_dispatch`
-// positions in a loop. Phases are separated by barriers instead of dispatches: on a CPU adapter a
-// workgroup of 8 is one SIMD vector and a barrier costs ~30 ns, against ~40 us per dispatch.
+// positions in a loop. The phases are kernels/_token_step.wgsl's (appended by the launcher),
+// separated by barriers instead of dispatches (~40 us each on a CPU adapter); the state is read
+// with workgroupUniformLoad so the step loop stays uniform.
 // Bindings (all sizes in f32 unless said):
 //   weights     read, as vec4: the decode layout of the parameters (src/model/decode_layout.ts):
 //               tok_embeddings [V, C] at `emb`; layer l's block at layer0 + l * layer_stride holds
@@ -83,187 +84,12 @@ override AL: u32 = 8;
 override HS: u32;
 override G: u32;
 
-// Register arrays of the attention loop: G * HS / 4 vec4 and G scalars.
-const MAX_ACC4 = 16u;
-const MAX_G = 16u;
-var<workgroup> at_red: array<f32, 3072>;
+fn sync() {
+  storageBarrier();
+  workgroupBarrier();
+}
+
 var<workgroup> wg_state: vec3u;
-
-// scratch vec4 offsets
-fn xn_at() -> u32 { return p.C / 4u; }
-fn q_at() -> u32 { return p.C / 2u; }
-fn att_at() -> u32 { return 3u * p.C / 4u; }
-fn hg_at() -> u32 { return p.C; }
-fn probs_at() -> u32 { return p.C + p.H / 4u; }
-
-fn smp_logit(i: u32) -> f32 { return logits[i]; }
-fn smp_prob(i: u32) -> f32 { return scratch[probs_at() + i / 4u][i % 4u]; }
-fn smp_set_prob(i: u32, v: f32) { scratch[probs_at() + i / 4u][i % 4u] = v; }
-
-// Rows r0 .. r0 + 3 (clamped to rows - 1) of the [rows, 4 * n4] matrix at float offset w, times
-// scratch[x4 .. x4 + n4) (vec4 offsets).
-fn rows4(w: u32, n4: u32, rows: u32, r0: u32, x4: u32) -> vec4f {
-  let last = rows - 1u;
-  let w0 = w / 4u + min(r0, last) * n4;
-  let w1 = w / 4u + min(r0 + 1u, last) * n4;
-  let w2 = w / 4u + min(r0 + 2u, last) * n4;
-  let w3 = w / 4u + min(r0 + 3u, last) * n4;
-  var acc = vec4f(0.0);
-  for (var k = 0u; k < n4; k++) {
-    let a = scratch[x4 + k];
-    acc += vec4f(dot(a, weights[w0 + k]), dot(a, weights[w1 + k]), dot(a, weights[w2 + k]),
-                 dot(a, weights[w3 + k]));
-  }
-  return acc;
-}
-
-// xn = RMSNorm(x) * weights[g ..]: every invocation sums x² itself, then writes its share of xn.
-// The caller synchronises before xn is read.
-fn rmsnorm(l: u32, g: u32) {
-  let C4 = p.C / 4u;
-  var ss = vec4f(0.0);
-  for (var i = 0u; i < C4; i++) {
-    let v = scratch[i];
-    ss = fma(v, v, ss);
-  }
-  let rstd = inverseSqrt((ss.x + ss.y + ss.z + ss.w) / f32(p.C) + p.eps);
-  for (var i = l; i < C4; i += WG) { scratch[xn_at() + i] = scratch[i] * rstd * weights[g / 4u + i]; }
-}
-
-// x[r] += rows r of the [C, 4 * n4] matrix at w times scratch[x4 ..] (wo and w2, the residual)
-fn residual_matvec(l: u32, w: u32, n4: u32, x4: u32) {
-  for (var r = 4u * l; r < p.C; r += 4u * WG) { scratch[r / 4u] += rows4(w, n4, p.C, r, x4); }
-}
-
-fn attention(l: u32, li: u32, pos: u32) {
-  let HS4 = HS / 4u;
-  let KV4 = p.NKV * HS4;
-  let T = pos + 1u;
-  let kBase = li * p.S * KV4;
-  let vBase = p.value_offset / 4u + kBase;
-  let scale = 1.0 / sqrt(f32(HS));
-  for (var kvh = 0u; kvh < p.NKV; kvh++) {
-    var q: array<vec4f, MAX_ACC4>;
-    var acc: array<vec4f, MAX_ACC4>;
-    var m: array<f32, MAX_G>;
-    var z: array<f32, MAX_G>;
-    for (var g = 0u; g < G; g++) {
-      m[g] = -3.0e38;
-      z[g] = 0.0;
-      for (var i = 0u; i < HS4; i++) {
-        q[g * HS4 + i] = scratch[q_at() + (kvh * G + g) * HS4 + i];
-        acc[g * HS4 + i] = vec4f(0.0);
-      }
-    }
-    if (l < AL) {
-      for (var t = l; t < T; t += AL) {
-        let ko = t * KV4 + kvh * HS4;
-        var kv: array<vec4f, MAX_ACC4>;
-        for (var i = 0u; i < HS4; i++) { kv[i] = kv_cache[kBase + ko + i]; }
-        var e: array<f32, MAX_G>;
-        var corr: array<f32, MAX_G>;
-        for (var g = 0u; g < G; g++) {
-          var s = 0.0;
-          for (var i = 0u; i < HS4; i++) { s += dot(q[g * HS4 + i], kv[i]); }
-          s = s * scale;
-          let mNew = max(m[g], s);
-          corr[g] = exp(m[g] - mNew);
-          e[g] = exp(s - mNew);
-          z[g] = z[g] * corr[g] + e[g];
-          m[g] = mNew;
-        }
-        for (var i = 0u; i < HS4; i++) { kv[i] = kv_cache[vBase + ko + i]; }
-        for (var g = 0u; g < G; g++) {
-          for (var i = 0u; i < HS4; i++) {
-            acc[g * HS4 + i] = fma(acc[g * HS4 + i], vec4f(corr[g]), e[g] * kv[i]);
-          }
-        }
-      }
-      // partials of invocation l: m [G], z [G], acc [G * HS]
-      let o = l * G * (HS + 2u);
-      for (var g = 0u; g < G; g++) {
-        at_red[o + g] = m[g];
-        at_red[o + G + g] = z[g];
-        for (var i = 0u; i < HS4; i++) {
-          for (var c = 0u; c < 4u; c++) {
-            at_red[o + 2u * G + (g * HS4 + i) * 4u + c] = acc[g * HS4 + i][c];
-          }
-        }
-      }
-    }
-    workgroupBarrier();
-    for (var oi = l; oi < G * HS4; oi += WG) {
-      let g = oi / HS4;
-      var mx = -3.0e38;
-      for (var a = 0u; a < AL; a++) { mx = max(mx, at_red[a * G * (HS + 2u) + g]); }
-      var zt = 0.0;
-      var at = vec4f(0.0);
-      for (var a = 0u; a < AL; a++) {
-        let o = a * G * (HS + 2u);
-        let f = exp(at_red[o + g] - mx);
-        zt = fma(at_red[o + G + g], f, zt);
-        let ao = o + 2u * G + 4u * oi;
-        at = fma(vec4f(at_red[ao], at_red[ao + 1u], at_red[ao + 2u], at_red[ao + 3u]), vec4f(f), at);
-      }
-      scratch[att_at() + kvh * G * HS4 + oi] = at / zt;
-    }
-    workgroupBarrier();
-  }
-}
-
-fn run_layer(l: u32, li: u32, pos: u32) {
-  let C = p.C;
-  let C4 = C / 4u;
-  let KV = p.NKV * HS;
-  let half = HS / 2u;
-  let base = p.layer0 + li * p.layer_stride;
-
-  // 1. xn = RMSNorm(x) * rms_att
-  rmsnorm(l, base + p.rms_att);
-  storageBarrier();
-
-  // 2. q, k, v = wqkv · xn, 4 rows per invocation: one vec4 of q, k or v (C and KV are
-  //    multiples of 4), i.e. two RoPE pairs of one head; k and v go to cache row (li, pos).
-  let rows = C + 2u * KV;
-  let cacheRow = (li * p.S + pos) * KV / 4u;
-  for (var r = 4u * l; r < rows; r += 4u * WG) {
-    let y = rows4(base + p.wqkv, C4, rows, r, xn_at());
-    if (r >= C + KV) {
-      kv_cache[p.value_offset / 4u + cacheRow + (r - C - KV) / 4u] = y;
-    } else {
-      let pr = pos * half + (r % HS) / 2u;
-      let c = vec2f(freqs[pr], freqs[pr + 1u]);
-      let s = vec2f(freqs[p.sin_offset + pr], freqs[p.sin_offset + pr + 1u]);
-      let rot = vec4f(y.x * c.x - y.y * s.x, y.x * s.x + y.y * c.x,
-                      y.z * c.y - y.w * s.y, y.z * s.y + y.w * c.y);
-      if (r < C) { scratch[q_at() + r / 4u] = rot; } else { kv_cache[cacheRow + (r - C) / 4u] = rot; }
-    }
-  }
-  storageBarrier();
-
-  // 3. att = attention(q, cache rows 0..pos)
-  attention(l, li, pos);
-  storageBarrier();
-
-  // 4. x += wo · att
-  residual_matvec(l, base + p.wo, C4, att_at());
-  storageBarrier();
-
-  // 5. xn = RMSNorm(x) * rms_ffn; hg = silu(w1 · xn) * (w3 · xn), w13 rows (w1[i], w3[i])
-  rmsnorm(l, base + p.rms_ffn);
-  storageBarrier();
-  for (var r = 4u * l; r < 2u * p.H; r += 4u * WG) {
-    let y = rows4(base + p.w13, C4, 2u * p.H, r, xn_at());
-    let o = r / 2u;
-    scratch[hg_at() + o / 4u][o % 4u] = y.x / (1.0 + exp(-y.x)) * y.y;
-    if (o + 1u < p.H) { scratch[hg_at() + o / 4u][o % 4u + 1u] = y.z / (1.0 + exp(-y.z)) * y.w; }
-  }
-  storageBarrier();
-
-  // 6. x += w2 · hg
-  residual_matvec(l, base + p.w2, p.H / 4u, hg_at());
-  storageBarrier();
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_id) lid: vec3u) {
@@ -272,35 +98,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u) {
     if (l == 0u) { wg_state = vec3u(state[0], state[1], state[2]); }
     let st = workgroupUniformLoad(&wg_state);
     if (st.z != 0u) { break; }
-    let pos = st.x;
-
-    // x = tok_embeddings[token]
-    let C4 = p.C / 4u;
-    for (var i = l; i < C4; i += WG) { scratch[i] = weights[p.emb / 4u + st.y * C4 + i]; }
-    storageBarrier();
-
-    for (var li = 0u; li < p.L; li++) { run_layer(l, li, pos); }
-
-    // logits = wcls · RMSNorm(x) * rms_final
-    rmsnorm(l, p.rms_final);
-    storageBarrier();
-    for (var r = 4u * l; r < p.V; r += 4u * WG) {
-      let y = rows4(p.wcls, C4, p.V, r, xn_at());
-      for (var i = 0u; i < 4u; i++) {
-        if (r + i < p.V) { logits[r + i] = y[i]; }
-      }
-    }
-    storageBarrier();
-
-    // next token (kernels/sample.wgsl's state update)
-    var next = sample_pick(l, p.V, p.temperature, p.top_p, p.seed, pos);
-    if (l == 0u) {
-      if (pos + 1u < p.prompt_len) { next = prompt[pos + 1u]; }
-      tokens[pos + 1u] = next;
-      state[0] = pos + 1u;
-      state[1] = next;
-      if ((p.stop_at_bos != 0u && next == 1u) || pos + 1u >= p.steps) { state[2] = 1u; }
-    }
-    storageBarrier();
+    token_forward(l, st.x, st.y);
+    token_advance(l, st.x);
   }
 }

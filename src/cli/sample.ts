@@ -51,8 +51,9 @@ export const sampleCommand: Command = {
     seed: { type: "number", help: "u32 sampler seed (default: the time in seconds, as run.c)" },
     "steps-per-submit": {
       type: "number",
-      default: 16,
-      help: "decode steps recorded per GPU submit (one readback each)",
+      default: 0,
+      help: "decode steps per GPU submit (one readback each); 0 = auto (16, or 128 when one " +
+        "dispatch runs whole steps)",
     },
     pipeline: {
       type: "boolean",
@@ -79,8 +80,8 @@ export const sampleCommand: Command = {
     if (!(Number.isInteger(steps) && steps >= 0)) {
       throw new UsageError(`--steps must be a non-negative integer, got ${steps}`);
     }
-    if (!(Number.isInteger(K) && K >= 1 && K <= 4096)) {
-      throw new UsageError(`--steps-per-submit must be an integer in 1..4096, got ${K}`);
+    if (!(Number.isInteger(K) && K >= 0 && K <= 4096)) {
+      throw new UsageError(`--steps-per-submit must be an integer in 0..4096, got ${K}`);
     }
     const seed = v.seed === undefined ? Math.floor(Date.now() / 1000) : (v.seed as number);
     if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
@@ -108,7 +109,7 @@ export const sampleCommand: Command = {
       );
     }
     using gen = new Generator(gpu, config, params, {
-      stepsPerSubmit: K,
+      stepsPerSubmit: K === 0 ? undefined : K,
       pipelined: v.pipeline as boolean,
       variant: wanted,
     });
@@ -141,7 +142,9 @@ export const sampleCommand: Command = {
     if (v.verbose) {
       const d = gen.dispatchesPerToken;
       console.error(
-        `${n} tokens in ${s.toFixed(3)} s, ${gen.submits} submits of ${K} steps, ` +
+        `${n} tokens in ${
+          s.toFixed(3)
+        } s, ${gen.submits} submits of ${gen.stepsPerSubmit} steps, ` +
           `dispatches per token: ${d >= 1 ? d : `1/${Math.round(1 / d)}`}`,
       );
     }

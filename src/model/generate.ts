@@ -31,6 +31,7 @@ import {
   DECODE_STATE_WORDS,
   embeddingDecode,
   ffnDecode,
+  lockstepWidth,
   matvecDecode,
   qkvDecode,
   rmsnormDecode,
@@ -52,8 +53,11 @@ export const BOS = 1;
 export interface DecodeVariant {
   /** Name, e.g. `token_wg8` or `layered_wg64_split16`. */
   name: string;
-  /** `unfused` (one dispatch per op), `layered` (5 per layer) or `token` (1 per K steps). */
-  kind: "unfused" | "layered" | "token";
+  /**
+   * `unfused` (one dispatch per op), `layered` (5 per layer), `token` (one dispatch per K steps)
+   * or `token_lockstep` (the same without barriers, on llvmpipe).
+   */
+  kind: "unfused" | "layered" | "token" | "token_lockstep";
   /** Invocations per workgroup of the matvec kernels (layered, unfused) or of token_decode. */
   WG: number;
   /** Invocations sharing 4 matvec rows (1 for token). */
@@ -61,7 +65,7 @@ export interface DecodeVariant {
 }
 
 const _variant = (kind: DecodeVariant["kind"], WG: number, SPLIT = 1): DecodeVariant => ({
-  name: kind === "token" ? `token_wg${WG}` : `${kind}_wg${WG}_split${SPLIT}`,
+  name: kind.startsWith("token") ? `${kind}_wg${WG}` : `${kind}_wg${WG}_split${SPLIT}`,
   kind,
   WG,
   SPLIT,
@@ -76,7 +80,8 @@ const TOKEN_MAX_PARAMS_GPU = 1_000_000;
  * Every decode variant that can run `config` on `gpu`, each a candidate with a name: the
  * per-op path, the fused per-layer path with CPU-shaped (8 invocations, one per 4 rows) and
  * GPU-shaped (64 or 256 invocations, 16 or 32 per 4 rows) matvecs, and the whole-step kernel in
- * one workgroup of 8, 64 or 256 when the weights fit one storage binding.
+ * one workgroup of 8, 64 or 256 when the weights fit one storage binding (plus its barrier-free
+ * form on llvmpipe, a workgroup of the SIMD width).
  */
 export function decodeVariants(gpu: Gpu, config: ModelConfig): DecodeVariant[] {
   const out = [
@@ -90,6 +95,10 @@ export function decodeVariants(gpu: Gpu, config: ModelConfig): DecodeVariant[] {
   const cacheBytes = 2 * roundUp(config.n_layers * config.max_seq_len * kvDim(config), 64) * 4;
   const heads = { NH: config.n_heads, NKV: config.n_kv_heads, HS: headSize(config) };
   if (lay.size * 4 <= maxBinding && cacheBytes <= maxBinding) {
+    const lanes = lockstepWidth(gpu);
+    if (lanes >= 1 && lanes <= 256 && tokenAttentionLanes(heads, lanes) > 0) {
+      out.push(_variant("token_lockstep", lanes));
+    }
     for (const WG of [8, 64, 256]) {
       if (
         WG <= gpu.limits.maxComputeInvocationsPerWorkgroup && tokenAttentionLanes(heads, WG) > 0
@@ -113,7 +122,9 @@ export function decodeVariant(gpu: Gpu, config: ModelConfig): DecodeVariant {
   const params = tensorTable(config).numParams;
   const pick = (name: string) => all.find((v) => v.name === name);
   if (gpu.isCpu) {
-    return (params <= TOKEN_MAX_PARAMS_CPU && pick("token_wg8")) || pick("layered_wg8_split1")!;
+    const small = params <= TOKEN_MAX_PARAMS_CPU;
+    return (small && (all.find((v) => v.kind === "token_lockstep") ?? pick("token_wg8"))) ||
+      pick("layered_wg8_split1")!;
   }
   return (params <= TOKEN_MAX_PARAMS_GPU && pick("token_wg256")) ||
     pick("layered_wg64_split16")!;
@@ -121,7 +132,10 @@ export function decodeVariant(gpu: Gpu, config: ModelConfig): DecodeVariant {
 
 /** Options of {@link Generator}. */
 export interface GeneratorOptions {
-  /** Decode steps recorded into one command encoder per submit (default 16). */
+  /**
+   * Decode steps per submit, i.e. per readback (default 16, or 128 for the `token` variants,
+   * whose dispatch loops over the steps: each readback costs ~11 ms on a CPU adapter).
+   */
   stepsPerSubmit?: number;
   /** Submit the next batch of steps before reading the previous one (default true). */
   pipelined?: boolean;
@@ -203,11 +217,6 @@ export class Generator implements Disposable {
         `Cannot build generator: params must be a Float32Array of ${this.table.size} floats`,
       );
     }
-    const K = options.stepsPerSubmit ?? 16;
-    if (!(Number.isInteger(K) && K >= 1 && K <= 4096)) {
-      throw new RangeError(`Cannot build generator: stepsPerSubmit ${K} must be in 1..4096`);
-    }
-    this.stepsPerSubmit = K;
     this.#pipelined = options.pipelined ?? true;
     if (options.variant === undefined) this.variant = decodeVariant(gpu, config);
     else {
@@ -222,6 +231,11 @@ export class Generator implements Disposable {
       }
       this.variant = v;
     }
+    const K = options.stepsPerSubmit ?? (this.variant.kind.startsWith("token") ? 128 : 16);
+    if (!(Number.isInteger(K) && K >= 1 && K <= 4096)) {
+      throw new RangeError(`Cannot build generator: stepsPerSubmit ${K} must be in 1..4096`);
+    }
+    this.stepsPerSubmit = K;
     const C = config.dim, H = config.hidden_dim, V = config.vocab_size, L = config.n_layers;
     const S = config.max_seq_len, KV = kvDim(config), NH = config.n_heads;
     const NKV = config.n_kv_heads, HS = headSize(config);
@@ -264,7 +278,7 @@ export class Generator implements Disposable {
     const plan = (this.#plan = new Plan(gpu, `decode_step:${this.variant.name}`));
     const shape = { WG: this.variant.WG, SPLIT: this.variant.SPLIT };
 
-    if (this.variant.kind === "token") {
+    if (this.variant.kind === "token" || this.variant.kind === "token_lockstep") {
       const lay = decodeLayout(config);
       const weights = pool.upload("params:decode", packDecodeParams(config, this.table, params));
       const p: TokenDecodeParams = {
@@ -309,6 +323,7 @@ export class Generator implements Disposable {
         },
         p,
         this.variant.WG,
+        this.variant.kind === "token_lockstep",
       );
       return;
     }
@@ -450,7 +465,7 @@ export class Generator implements Disposable {
    * `token` variants (one dispatch runs a whole batch of steps).
    */
   get dispatchesPerToken(): number {
-    return this.variant.kind === "token" ? 1 / this.stepsPerSubmit : this.#plan.length;
+    return this.variant.kind.startsWith("token") ? 1 / this.stepsPerSubmit : this.#plan.length;
   }
 
   /**
@@ -532,7 +547,7 @@ export class Generator implements Disposable {
       predicted += n;
       const enc = this.gpu.device.createCommandEncoder({ label: "decode" });
       // a token_decode dispatch loops over up to stepsPerSubmit steps itself
-      const encodes = this.variant.kind === "token" ? 1 : n;
+      const encodes = this.variant.kind.startsWith("token") ? 1 : n;
       for (let i = 0; i < encodes; i++) this.#plan.encode(enc);
       const s = this.#staging[slot];
       enc.copyBufferToBuffer(this.#tokens, 0, s, 0, (S + 1) * 4);

@@ -20,6 +20,8 @@ import qkvCode from "../../kernels/qkv_decode.wgsl" with { type: "text" };
 import ffnCode from "../../kernels/ffn_decode.wgsl" with { type: "text" };
 import matvec4Code from "../../kernels/_matvec4.wgsl" with { type: "text" };
 import tokenCode from "../../kernels/token_decode.wgsl" with { type: "text" };
+import tokenLockstepCode from "../../kernels/token_decode_lockstep.wgsl" with { type: "text" };
+import tokenStepCode from "../../kernels/_token_step.wgsl" with { type: "text" };
 import hashCode from "../../kernels/_hash.wgsl" with { type: "text" };
 import samplerCode from "../../kernels/_sample.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
@@ -51,8 +53,22 @@ export const attentionDecodeKernel: Kernel = defineKernel("attention_decode", at
 /** The `token_decode` kernel (whole decode steps in one workgroup). */
 export const tokenDecodeKernel: Kernel = defineKernel(
   "token_decode",
-  tokenCode + hashCode + samplerCode,
+  tokenCode + tokenStepCode + hashCode + samplerCode,
 );
+/** The `token_decode_lockstep` kernel (token_decode without barriers, for llvmpipe). */
+export const tokenDecodeLockstepKernel: Kernel = defineKernel(
+  "token_decode_lockstep",
+  tokenLockstepCode + tokenStepCode + hashCode + samplerCode,
+);
+
+/**
+ * Invocations that `gpu` runs as one SIMD vector in lockstep, 0 when unknown: llvmpipe (and
+ * lavapipe) name their vector width, e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`: 8 f32 lanes.
+ */
+export function lockstepWidth(gpu: Gpu): number {
+  const m = /llvmpipe \(LLVM [^,)]*, (\d+) bits\)/.exec(gpu.description);
+  return m ? Number(m[1]) / 32 : 0;
+}
 /** The `sample` kernel. */
 export const sampleKernel: Kernel = defineKernel("sample", sampleCode + hashCode + samplerCode);
 
@@ -456,9 +472,12 @@ export function tokenAttentionLanes(
  *   ({@link tokenScratchFloats})
  * @param p sizes, offsets and sampler settings
  * @param WG invocations in the workgroup (a power of two, 1..256)
+ * @param lockstep record `token_decode_lockstep` (no barriers): only where WG equals
+ *   {@link lockstepWidth}
  * @returns a handle to change the settings with `plan.setParams` (all of {@link TokenDecodeParams}
  *   except NH and HS)
- * @throws {RangeError} for sizes the kernel cannot run
+ * @throws {RangeError} for sizes the kernel cannot run, or lockstep where WG is not the adapter's
+ *   lockstep width
  */
 export function tokenDecode(
   plan: Plan,
@@ -474,6 +493,7 @@ export function tokenDecode(
   },
   p: TokenDecodeParams,
   WG = 8,
+  lockstep = false,
 ): DispatchHandle {
   checkSampleParams(p);
   _checkSizes("token_decode", { NH: p.NH, NKV: p.NKV, HS: p.HS, S: p.S, layer: 0 });
@@ -494,6 +514,12 @@ export function tokenDecode(
       } heads per KV head of size ${p.HS} exceed its attention buffers`,
     );
   }
+  if (lockstep && WG !== lockstepWidth(plan.gpu)) {
+    throw new RangeError(
+      `Cannot record token_decode_lockstep: ${plan.gpu.description} does not run ${WG} invocations in lockstep`,
+    );
+  }
   const { NH, HS, ...params } = p;
-  return plan.dispatch(tokenDecodeKernel, b, params, [1, 1, 1], { WG, AL, HS, G: NH / p.NKV });
+  const kernel = lockstep ? tokenDecodeLockstepKernel : tokenDecodeKernel;
+  return plan.dispatch(kernel, b, params, [1, 1, 1], { WG, AL, HS, G: NH / p.NKV });
 }
