@@ -1,14 +1,14 @@
-// ffn_decode: the SwiGLU hidden row of one decode step in one dispatch: RMSNorm, w1 and w3, and
-// the gate (rmsnorm_decode + two matvec_decode + swiglu_forward fused).
+// ffn_decode: the SwiGLU hidden row of one decode step in one dispatch: (RMSNorm,) w1 and w3, and
+// the gate (two matvec_decode + swiglu_forward fused, and rmsnorm_decode when Params.norm != 0).
 //   out         [H] f32, written with `=`: hg = silu(w1 · xn) * (w3 · xn)
 //   inp         [C] f32 as vec4: the residual stream x
-//   norm_weight [C] f32 as vec4: rms_ffn
+//   norm_weight [C] f32 as vec4: rms_ffn, read only when norm != 0
 //   weight      [2 H, C] f32 as vec4: w13, rows w1[i] and w3[i] interleaved at 2i and 2i + 1
 //               (src/model/decode_layout.ts)
-// xn = inp * rsqrt(mean(inp²) + eps) * norm_weight; rows through kernels/_matvec4.wgsl (appended
+// xn = inp * rsqrt(mean(inp²) + eps) * norm_weight, or inp itself when norm == 0; rows through kernels/_matvec4.wgsl (appended
 // by the launcher: 4 rows, i.e. 2 outputs, per group of SPLIT invocations);
 // silu(h) = h / (1 + exp(-h)) as kernels/swiglu_forward.wgsl. Requires C % 4 == 0.
-struct Params { C: u32, H: u32, eps: f32 }
+struct Params { C: u32, H: u32, norm: u32, eps: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -32,7 +32,8 @@ fn main(
   let C4 = p.C / 4u;
   let last = 2u * p.H - 1u;
   let w = vec4u(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last)) * C4;
-  let y = mv_rows4(l, w, C4, mv_rstd(p.C, p.eps, true), true);
+  let norm = p.norm != 0u;
+  let y = mv_rows4(l, w, C4, mv_rstd(p.C, p.eps, norm), norm);
   if (l % SPLIT != 0u) { return; }
   for (var i = 0u; i < 2u; i++) {
     let o = o0 / 2u + i;

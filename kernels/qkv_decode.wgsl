@@ -1,20 +1,23 @@
-// qkv_decode: the attention inputs of one decode step in one dispatch: RMSNorm, q/k/v, RoPE at
-// state.pos and the KV cache write (rmsnorm_decode + three matvec_decode + rope_decode fused).
+// qkv_decode: the attention inputs of one decode step in one dispatch: (RMSNorm,) q/k/v, RoPE at
+// state.pos and the KV cache write (three matvec_decode + rope_decode fused, and rmsnorm_decode
+// when Params.norm != 0).
 //   q           [C] f32, written with `=` (rotated), C = NH * HS
 //   key_cache   [L, S, KV] f32: row (layer, pos) written with `=` (rotated k), KV = NKV * HS
 //   value_cache [L, S, KV] f32: row (layer, pos) written with `=` (v)
 //   inp         [C] f32 as vec4: the residual stream x
-//   norm_weight [C] f32 as vec4: rms_att
+//   norm_weight [C] f32 as vec4: rms_att, read only when norm != 0
 //   weight      [C + 2 KV, C] f32 as vec4: wq; wk; wv stacked by rows (src/model/decode_layout.ts)
 //   state       [4] u32 decode state (pos, token, done, unused)
 //   freqs       [2, S, HS/2] f32: cos rows, then sin rows from sin_offset
-// y = weight · (inp * rsqrt(mean(inp²) + eps) * norm_weight) (kernels/_matvec4.wgsl, appended
+// y = weight · xn, xn = inp * rsqrt(mean(inp²) + eps) * norm_weight, or inp itself when norm == 0
+// (then inp is rmsnorm_decode's output: on a CPU adapter every invocation would load all of inp
+// and norm_weight for the fused norm, which costs more than a dispatch) (kernels/_matvec4.wgsl, appended
 // by the launcher: 4 rows per group of SPLIT invocations); rows [0, C) are q, [C, C + KV) k,
 // the rest v. Pair (2j', 2j' + 1) of a head, j' = j mod HS/2, is rotated by pos * theta^(-2j'/HS):
 // (y0, y1) -> (y0 cos - y1 sin, y0 sin + y1 cos) for q and k. C and KV are even, so a pair never
 // straddles q/k/v and a group of 4 rows holds 2 whole pairs. Nothing is written once state.done
 // is set (pos may then equal S). Requires C % 4 == 0.
-struct Params { C: u32, KV: u32, HS: u32, S: u32, layer: u32, eps: f32, sin_offset: u32 }
+struct Params { C: u32, KV: u32, HS: u32, S: u32, layer: u32, norm: u32, eps: f32, sin_offset: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> q: array<f32>;
@@ -44,7 +47,8 @@ fn main(
   let C4 = C / 4u;
   let last = C + 2u * KV - 1u;
   let w = vec4u(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last)) * C4;
-  let y = mv_rows4(l, w, C4, mv_rstd(C, p.eps, true), true);
+  let norm = p.norm != 0u;
+  let y = mv_rows4(l, w, C4, mv_rstd(C, p.eps, norm), norm);
   let pos = state[0];
   if (l % SPLIT != 0u || state[2] != 0u || pos >= p.S) { return; }
   let half = p.HS / 2u;

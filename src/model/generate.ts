@@ -338,23 +338,33 @@ export class Generator implements Disposable {
         offset: offset * 4,
         size: n * 4,
       });
+      // GPU-shaped matvecs fuse the RMSNorm (every invocation reads all of x: one broadcast load
+      // on a GPU); on a CPU adapter each invocation's loads are its own, so xn is made once by
+      // rmsnorm_decode and the matvecs read it.
+      const fused = this.variant.SPLIT > 1, eps = config.norm_eps;
+      const normed = (w: BufferBinding) => {
+        if (fused) return { inp: x, norm_weight: w, norm: { eps } };
+        rmsnormDecode(plan, { out: xn, inp: x, weight: w }, { C, eps });
+        return { inp: xn, norm: undefined };
+      };
       embeddingDecode(plan, { out: x, state, weight: W(lay.emb, V * C) }, { C });
       for (let l = 0; l < L; l++) {
         const b = lay.layer0 + l * lay.layerStride;
         const sizes = { NH, NKV, HS, S, layer: l };
+        const att1 = normed(W(b + lay.rmsAtt, C));
         qkvDecode(
           plan,
           {
             q,
             key_cache: keyCache,
             value_cache: valueCache,
-            inp: x,
-            norm_weight: W(b + lay.rmsAtt, C),
+            inp: att1.inp,
+            norm_weight: att1.norm_weight,
             weight: W(b + lay.wqkv, (C + 2 * KV) * C),
             state,
             freqs,
           },
-          { ...sizes, eps: config.norm_eps, sin_offset: sinOffset },
+          { ...sizes, sin_offset: sinOffset, norm: att1.norm },
           shape,
         );
         attentionDecode(plan, {
@@ -370,15 +380,16 @@ export class Generator implements Disposable {
           OC: C,
           accumulate: true,
         }, shape);
+        const ffn1 = normed(W(b + lay.rmsFfn, C));
         ffnDecode(
           plan,
           {
             out: hg,
-            inp: x,
-            norm_weight: W(b + lay.rmsFfn, C),
+            inp: ffn1.inp,
+            norm_weight: ffn1.norm_weight,
             weight: W(b + lay.w13, 2 * H * C),
           },
-          { C, H, eps: config.norm_eps },
+          { C, H, norm: ffn1.norm },
           shape,
         );
         matvecDecode(plan, { out: x, inp: hg, weight: W(b + lay.w2, C * H) }, {
@@ -387,15 +398,16 @@ export class Generator implements Disposable {
           accumulate: true,
         }, shape);
       }
+      const fin = normed(W(lay.rmsFinal, C));
       matvecDecode(
         plan,
         {
           out: this.logits,
-          inp: x,
-          norm_weight: W(lay.rmsFinal, C),
+          inp: fin.inp,
+          norm_weight: fin.norm_weight,
           weight: W(lay.wcls, V * C),
         },
-        { C, OC: V, norm: { eps: config.norm_eps } },
+        { C, OC: V, norm: fin.norm },
         shape,
       );
     } else {

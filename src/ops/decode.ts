@@ -151,15 +151,16 @@ export function matvecDecode(
 }
 
 /**
- * Records the attention inputs of one decode step (kernels/qkv_decode.wgsl): xn = RMSNorm(inp)
- * * norm_weight, [q; k; v] = weight · xn, RoPE at `state.pos` on q and k, q written, k and v
- * written to row (layer, pos) of the caches. Writes nothing once `state.done` is set.
+ * Records the attention inputs of one decode step (kernels/qkv_decode.wgsl): xn = inp, or
+ * RMSNorm(inp) * norm_weight with `norm`, [q; k; v] = weight · xn, RoPE at `state.pos` on q and
+ * k, q written, k and v written to row (layer, pos) of the caches. Writes nothing once
+ * `state.done` is set.
  *
  * @param plan the plan to record into
  * @param b buffers: q [NH*HS], key_cache and value_cache [L, S, NKV*HS], inp [C], norm_weight
- *   [C], weight [C + 2 NKV*HS, C] (wq; wk; wv), state [4] u32, freqs [2, S, HS/2] (cos, then sin
- *   at `sin_offset`)
- * @param p sizes (C = NH * HS, a multiple of 4), eps, sin_offset (floats)
+ *   [C] (only with `norm`), weight [C + 2 NKV*HS, C] (wq; wk; wv), state [4] u32, freqs
+ *   [2, S, HS/2] (cos, then sin at `sin_offset`)
+ * @param p sizes (C = NH * HS, a multiple of 4), sin_offset (floats), norm: the RMSNorm eps
  * @param shape workgroup shape (default {@link matvecShape})
  * @throws {RangeError} for sizes the kernel cannot run
  */
@@ -170,22 +171,34 @@ export function qkvDecode(
     key_cache: BufferBinding;
     value_cache: BufferBinding;
     inp: BufferBinding;
-    norm_weight: BufferBinding;
+    norm_weight?: BufferBinding;
     weight: BufferBinding;
     state: BufferBinding;
     freqs: BufferBinding;
   },
-  p: DecodeSizes & { eps: number; sin_offset: number },
+  p: DecodeSizes & { sin_offset: number; norm?: { eps: number } },
   shape: MatvecShape = matvecShape(plan.gpu),
 ): void {
   _checkSizes("qkv_decode", p);
   const C = p.NH * p.HS, KV = p.NKV * p.HS;
   _checkC4("qkv_decode", C);
   _checkShape("qkv_decode", shape);
+  if (p.norm && !b.norm_weight) {
+    throw new TypeError("Cannot record qkv_decode: norm needs a norm_weight binding");
+  }
   plan.dispatch(
     qkvDecodeKernel,
-    b,
-    { C, KV, HS: p.HS, S: p.S, layer: p.layer, eps: p.eps, sin_offset: p.sin_offset },
+    { ...b, norm_weight: b.norm_weight ?? b.inp },
+    {
+      C,
+      KV,
+      HS: p.HS,
+      S: p.S,
+      layer: p.layer,
+      norm: p.norm ? 1 : 0,
+      eps: p.norm?.eps ?? 0,
+      sin_offset: p.sin_offset,
+    },
     _rowGrid(C + 2 * KV, shape),
     { WG: shape.WG, SPLIT: shape.SPLIT },
   );
@@ -193,28 +206,38 @@ export function qkvDecode(
 
 /**
  * Records the SwiGLU hidden row of one decode step (kernels/ffn_decode.wgsl):
- * out = silu(w1 · xn) * (w3 · xn), xn = RMSNorm(inp) * norm_weight.
+ * out = silu(w1 · xn) * (w3 · xn), xn = inp, or RMSNorm(inp) * norm_weight with `norm`.
  *
  * @param plan the plan to record into
- * @param b buffers: out [H], inp [C], norm_weight [C], weight [2H, C] (w1 and w3 rows
- *   interleaved)
- * @param p sizes C (a multiple of 4) and H; eps
+ * @param b buffers: out [H], inp [C], norm_weight [C] (only with `norm`), weight [2H, C] (w1
+ *   and w3 rows interleaved)
+ * @param p sizes C (a multiple of 4) and H; norm: the RMSNorm eps
  * @param shape workgroup shape (default {@link matvecShape})
  * @throws {RangeError} for C not a multiple of 4 or a bad shape
  */
 export function ffnDecode(
   plan: Plan,
-  b: { out: BufferBinding; inp: BufferBinding; norm_weight: BufferBinding; weight: BufferBinding },
-  p: { C: number; H: number; eps: number },
+  b: { out: BufferBinding; inp: BufferBinding; norm_weight?: BufferBinding; weight: BufferBinding },
+  p: { C: number; H: number; norm?: { eps: number } },
   shape: MatvecShape = matvecShape(plan.gpu),
 ): void {
   _positive("ffn_decode", { C: p.C, H: p.H });
   _checkC4("ffn_decode", p.C);
   _checkShape("ffn_decode", shape);
-  plan.dispatch(ffnDecodeKernel, b, p, _rowGrid(2 * p.H, shape), {
-    WG: shape.WG,
-    SPLIT: shape.SPLIT,
-  });
+  if (p.norm && !b.norm_weight) {
+    throw new TypeError("Cannot record ffn_decode: norm needs a norm_weight binding");
+  }
+  const params = { C: p.C, H: p.H, norm: p.norm ? 1 : 0, eps: p.norm?.eps ?? 0 };
+  plan.dispatch(
+    ffnDecodeKernel,
+    { ...b, norm_weight: b.norm_weight ?? b.inp },
+    params,
+    _rowGrid(2 * p.H, shape),
+    {
+      WG: shape.WG,
+      SPLIT: shape.SPLIT,
+    },
+  );
 }
 
 /**
