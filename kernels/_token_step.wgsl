@@ -21,19 +21,18 @@ fn smp_logit(i: u32) -> f32 { return logits[i]; }
 fn smp_prob(i: u32) -> f32 { return scratch[probs_at() + i / 4u][i % 4u]; }
 fn smp_set_prob(i: u32, v: f32) { scratch[probs_at() + i / 4u][i % 4u] = v; }
 
-// Rows r0 .. r0 + 3 (clamped to rows - 1) of the [rows, 4 * n4] matrix at float offset w, times
-// scratch[x4 .. x4 + n4) (vec4 offsets).
-fn rows4(w: u32, n4: u32, rows: u32, r0: u32, x4: u32) -> vec4f {
-  let last = rows - 1u;
-  let w0 = w / 4u + min(r0, last) * n4;
-  let w1 = w / 4u + min(r0 + 1u, last) * n4;
-  let w2 = w / 4u + min(r0 + 2u, last) * n4;
-  let w3 = w / 4u + min(r0 + 3u, last) * n4;
+// Rows r0 .. r0 + 3 of the [rows, 4 * n4] matrix at float offset w, in tiles of p.tile rows
+// (src/model/decode_layout.ts; rows are padded to whole tiles), times scratch[x4 .. x4 + n4)
+// (vec4 offsets). With p.tile = 4 * WG, the WG invocations' loads at each k are consecutive.
+fn rows4(w: u32, n4: u32, r0: u32, x4: u32) -> vec4f {
+  let T = p.tile;
+  let o = w / 4u + (r0 / T) * n4 * T + r0 % T;
   var acc = vec4f(0.0);
   for (var k = 0u; k < n4; k++) {
     let a = scratch[x4 + k];
-    acc += vec4f(dot(a, weights[w0 + k]), dot(a, weights[w1 + k]), dot(a, weights[w2 + k]),
-                 dot(a, weights[w3 + k]));
+    let ok = o + k * T;
+    acc += vec4f(dot(a, weights[ok]), dot(a, weights[ok + 1u]), dot(a, weights[ok + 2u]),
+                 dot(a, weights[ok + 3u]));
   }
   return acc;
 }
@@ -53,7 +52,7 @@ fn rmsnorm(l: u32, g: u32) {
 
 // x[r] += rows r of the [C, 4 * n4] matrix at w times scratch[x4 ..] (wo and w2, the residual)
 fn residual_matvec(l: u32, w: u32, n4: u32, x4: u32) {
-  for (var r = 4u * l; r < p.C; r += 4u * WG) { scratch[r / 4u] += rows4(w, n4, p.C, r, x4); }
+  for (var r = 4u * l; r < p.C; r += 4u * WG) { scratch[r / 4u] += rows4(w, n4, r, x4); }
 }
 
 fn attention(l: u32, li: u32, pos: u32) {
@@ -148,7 +147,7 @@ fn run_layer(l: u32, li: u32, pos: u32) {
   let rows = C + 2u * KV;
   let cacheRow = (li * p.S + pos) * KV / 4u;
   for (var r = 4u * l; r < rows; r += 4u * WG) {
-    let y = rows4(base + p.wqkv, C4, rows, r, xn_at());
+    let y = rows4(base + p.wqkv, C4, r, xn_at());
     if (r >= C + KV) {
       kv_cache[p.value_offset / 4u + cacheRow + (r - C - KV) / 4u] = y;
     } else {
@@ -174,7 +173,7 @@ fn run_layer(l: u32, li: u32, pos: u32) {
   rmsnorm(l, base + p.rms_ffn);
   sync();
   for (var r = 4u * l; r < 2u * p.H; r += 4u * WG) {
-    let y = rows4(base + p.w13, C4, 2u * p.H, r, xn_at());
+    let y = rows4(base + p.w13, C4, r, xn_at());
     let o = r / 2u;
     scratch[hg_at() + o / 4u][o % 4u] = y.x / (1.0 + exp(-y.x)) * y.y;
     if (o + 1u < p.H) { scratch[hg_at() + o / 4u][o % 4u + 1u] = y.z / (1.0 + exp(-y.z)) * y.w; }
@@ -189,7 +188,8 @@ fn run_layer(l: u32, li: u32, pos: u32) {
 // One decode step at `pos` for `token`: x = tok_embeddings[token], every layer, logits.
 fn token_forward(l: u32, pos: u32, token: u32) {
   let C4 = p.C / 4u;
-  for (var i = l; i < C4; i += WG) { scratch[i] = weights[p.emb / 4u + token * C4 + i]; }
+  let e = p.emb / 4u + (token / p.tile) * C4 * p.tile + token % p.tile;
+  for (var i = l; i < C4; i += WG) { scratch[i] = weights[e + i * p.tile]; }
   sync();
 
   for (var li = 0u; li < p.L; li++) { run_layer(l, li, pos); }
@@ -198,7 +198,7 @@ fn token_forward(l: u32, pos: u32, token: u32) {
   rmsnorm(l, p.rms_final);
   sync();
   for (var r = 4u * l; r < p.V; r += 4u * WG) {
-    let y = rows4(p.wcls, C4, p.V, r, xn_at());
+    let y = rows4(p.wcls, C4, r, xn_at());
     for (var i = 0u; i < 4u; i++) {
       if (r + i < p.V) { logits[r + i] = y[i]; }
     }

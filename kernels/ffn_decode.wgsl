@@ -4,11 +4,11 @@
 //   inp         [C] f32 as vec4: the residual stream x
 //   norm_weight [C] f32 as vec4: rms_ffn, read only when norm != 0
 //   weight      [2 H, C] f32 as vec4: w13, rows w1[i] and w3[i] interleaved at 2i and 2i + 1
-//               (src/model/decode_layout.ts)
+//               (src/model/decode_layout.ts), row-major or in tiles of Params.tile rows
 // xn = inp * rsqrt(mean(inp²) + eps) * norm_weight, or inp itself when norm == 0; rows through kernels/_matvec4.wgsl (appended
 // by the launcher: 4 rows, i.e. 2 outputs, per group of SPLIT invocations);
 // silu(h) = h / (1 + exp(-h)) as kernels/swiglu_forward.wgsl. Requires C % 4 == 0.
-struct Params { C: u32, H: u32, norm: u32, eps: f32 }
+struct Params { C: u32, H: u32, norm: u32, eps: f32, tile: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -30,10 +30,8 @@ fn main(
   let l = lid.x;
   let o0 = ((wid.x + wid.y * nwg.x) * (WG / SPLIT) + l / SPLIT) * 4u;
   let C4 = p.C / 4u;
-  let last = 2u * p.H - 1u;
-  let w = vec4u(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last)) * C4;
   let norm = p.norm != 0u;
-  let y = mv_rows4(l, w, C4, mv_rstd(p.C, p.eps, norm), norm);
+  let y = mv_rows4(l, mv_offsets(o0, 2u * p.H, C4, p.tile), C4, mv_rstd(p.C, p.eps, norm), norm);
   if (l % SPLIT != 0u) { return; }
   for (var i = 0u; i < 2u; i++) {
     let o = o0 / 2u + i;

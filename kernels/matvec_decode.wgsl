@@ -4,12 +4,13 @@
 //   out         [OC] f32, written with `=`, or `+=` when Params.accumulate != 0 (the residual add)
 //   inp         [C] f32, read as vec4 [C/4]
 //   norm_weight [C] f32 as vec4, read only when norm != 0 (bind any [>= C] buffer otherwise)
-//   weight      [OC, C] f32, read as vec4 [OC, C/4] (row-major, as nn.Linear stores it)
+//   weight      [OC, C] f32, read as vec4: row-major [OC, C/4] (as nn.Linear stores it) when
+//               Params.tile == 0, else in tiles of `tile` rows (src/model/decode_layout.ts)
 // out[o] = sum_k weight[o, k] * xn[k], xn[k] = inp[k] * rsqrt(mean(inp²) + eps) * norm_weight[k].
 // The dot products are kernels/_matvec4.wgsl's (appended by the launcher): 4 rows per group of
-// SPLIT invocations. Rows past OC are clamped on load and skipped on store. Requires C % 4 == 0
-// (the launcher checks).
-struct Params { C: u32, OC: u32, accumulate: u32, norm: u32, eps: f32 }
+// SPLIT invocations. Rows past OC are clamped (row-major) or padding (tiled) on load and skipped on
+// store. Requires C % 4 == 0 (the launcher checks).
+struct Params { C: u32, OC: u32, accumulate: u32, norm: u32, eps: f32, tile: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
@@ -31,10 +32,8 @@ fn main(
   let l = lid.x;
   let o0 = ((wid.x + wid.y * nwg.x) * (WG / SPLIT) + l / SPLIT) * 4u;
   let C4 = p.C / 4u;
-  let last = p.OC - 1u;
-  let w = vec4u(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last)) * C4;
   let norm = p.norm != 0u;
-  let acc = mv_rows4(l, w, C4, mv_rstd(p.C, p.eps, norm), norm);
+  let acc = mv_rows4(l, mv_offsets(o0, p.OC, C4, p.tile), C4, mv_rstd(p.C, p.eps, norm), norm);
   if (l % SPLIT != 0u) { return; }
   for (var i = 0u; i < 4u; i++) {
     let o = o0 + i;

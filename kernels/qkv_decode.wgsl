@@ -6,7 +6,8 @@
 //   value_cache [L, S, KV] f32: row (layer, pos) written with `=` (v)
 //   inp         [C] f32 as vec4: the residual stream x
 //   norm_weight [C] f32 as vec4: rms_att, read only when norm != 0
-//   weight      [C + 2 KV, C] f32 as vec4: wq; wk; wv stacked by rows (src/model/decode_layout.ts)
+//   weight      [C + 2 KV, C] f32 as vec4: wq; wk; wv stacked by rows, row-major or in tiles of
+//               Params.tile rows (src/model/decode_layout.ts)
 //   state       [4] u32 decode state (pos, token, done, unused)
 //   freqs       [2, S, HS/2] f32: cos rows, then sin rows from sin_offset
 // y = weight · xn, xn = inp * rsqrt(mean(inp²) + eps) * norm_weight, or inp itself when norm == 0
@@ -17,7 +18,17 @@
 // (y0, y1) -> (y0 cos - y1 sin, y0 sin + y1 cos) for q and k. C and KV are even, so a pair never
 // straddles q/k/v and a group of 4 rows holds 2 whole pairs. Nothing is written once state.done
 // is set (pos may then equal S). Requires C % 4 == 0.
-struct Params { C: u32, KV: u32, HS: u32, S: u32, layer: u32, norm: u32, eps: f32, sin_offset: u32 }
+struct Params {
+  C: u32,
+  KV: u32,
+  HS: u32,
+  S: u32,
+  layer: u32,
+  norm: u32,
+  eps: f32,
+  sin_offset: u32,
+  tile: u32,
+}
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> q: array<f32>;
@@ -45,17 +56,15 @@ fn main(
   let C = p.C;
   let KV = p.KV;
   let C4 = C / 4u;
-  let last = C + 2u * KV - 1u;
-  let w = vec4u(min(o0, last), min(o0 + 1u, last), min(o0 + 2u, last), min(o0 + 3u, last)) * C4;
   let norm = p.norm != 0u;
-  let y = mv_rows4(l, w, C4, mv_rstd(C, p.eps, norm), norm);
+  let y = mv_rows4(l, mv_offsets(o0, C + 2u * KV, C4, p.tile), C4, mv_rstd(C, p.eps, norm), norm);
   let pos = state[0];
   if (l % SPLIT != 0u || state[2] != 0u || pos >= p.S) { return; }
   let half = p.HS / 2u;
   let row = (p.layer * p.S + pos) * KV;
   for (var i = 0u; i < 4u; i += 2u) {
     let r = o0 + i;
-    if (r > last) { return; }
+    if (r >= C + 2u * KV) { return; }
     let y0 = y[i];
     let y1 = y[i + 1u];
     if (r >= C + KV) {

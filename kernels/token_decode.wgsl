@@ -6,7 +6,9 @@
 // separated by barriers instead of dispatches (~40 us each on a CPU adapter); the state is read
 // with workgroupUniformLoad so the step loop stays uniform.
 // Bindings (all sizes in f32 unless said):
-//   weights     read, as vec4: the decode layout of the parameters (src/model/decode_layout.ts):
+//   weights     read, as vec4: the decode layout of the parameters (src/model/decode_layout.ts),
+//               matrices in tiles of Params.tile rows (4 * WG: the invocations' loads are
+//               consecutive):
 //               tok_embeddings [V, C] at `emb`; layer l's block at layer0 + l * layer_stride holds
 //               rms_att [C], wqkv [C + 2 KV, C] (wq; wk; wv rows), wo [C, C], rms_ffn [C],
 //               w13 [2 H, C] (rows w1[i], w3[i] interleaved), w2 [C, H] at the given offsets;
@@ -47,6 +49,7 @@ struct Params {
   emb: u32,
   layer0: u32,
   layer_stride: u32,
+  tile: u32,
   rms_att: u32,
   wqkv: u32,
   wo: u32,

@@ -17,6 +17,7 @@ struct Params {
   emb: u32,
   layer0: u32,
   layer_stride: u32,
+  tile: u32,
   rms_att: u32,
   wqkv: u32,
   wo: u32,

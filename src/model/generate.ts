@@ -24,7 +24,7 @@ import { type BufferBinding, BufferPool, roundUp, writeBuffer } from "../gpu/buf
 import { type DispatchHandle, Plan } from "../gpu/plan.ts";
 import { headSize, kvDim, type ModelConfig, validateConfig } from "./config.ts";
 import { type TensorName, tensorRange, type TensorTable, tensorTable } from "./tensors.ts";
-import { decodeLayout, packDecodeParams } from "./decode_layout.ts";
+import { decodeLayout, matrixFloats, packDecodeParams } from "./decode_layout.ts";
 import {
   attentionDecode,
   checkSampleParams,
@@ -278,9 +278,15 @@ export class Generator implements Disposable {
     const plan = (this.#plan = new Plan(gpu, `decode_step:${this.variant.name}`));
     const shape = { WG: this.variant.WG, SPLIT: this.variant.SPLIT };
 
+    // CPU-shaped matvecs (one invocation per 4 rows) read tiled matrices: the WG invocations'
+    // loads at each column are consecutive (src/model/decode_layout.ts)
+    const tile = this.variant.SPLIT === 1 ? 4 * this.variant.WG : 0;
     if (this.variant.kind === "token" || this.variant.kind === "token_lockstep") {
-      const lay = decodeLayout(config);
-      const weights = pool.upload("params:decode", packDecodeParams(config, this.table, params));
+      const lay = decodeLayout(config, tile);
+      const weights = pool.upload(
+        "params:decode",
+        packDecodeParams(config, this.table, params, tile),
+      );
       const p: TokenDecodeParams = {
         ...sampler,
         C,
@@ -295,6 +301,7 @@ export class Generator implements Disposable {
         emb: lay.emb,
         layer0: lay.layer0,
         layer_stride: lay.layerStride,
+        tile,
         rms_att: lay.rmsAtt,
         wqkv: lay.wqkv,
         wo: lay.wo,
@@ -331,8 +338,12 @@ export class Generator implements Disposable {
     const x = f("x", C), xn = f("xn", C), q = f("q", C), att = f("att", C);
     const scores = f("att_scores", NH * S), hg = f("hg", H), probs = f("probs", V);
     if (this.variant.kind === "layered") {
-      const lay = decodeLayout(config);
-      const weights = pool.upload("params:decode", packDecodeParams(config, this.table, params));
+      const lay = decodeLayout(config, tile);
+      const weights = pool.upload(
+        "params:decode",
+        packDecodeParams(config, this.table, params, tile),
+      );
+      const mat = (rows: number, cols: number) => matrixFloats(rows, cols, tile);
       const W = (offset: number, n: number): BufferBinding => ({
         buffer: weights,
         offset: offset * 4,
@@ -347,7 +358,7 @@ export class Generator implements Disposable {
         rmsnormDecode(plan, { out: xn, inp: x, weight: w }, { C, eps });
         return { inp: xn, norm: undefined };
       };
-      embeddingDecode(plan, { out: x, state, weight: W(lay.emb, V * C) }, { C });
+      embeddingDecode(plan, { out: x, state, weight: W(lay.emb, mat(V, C)) }, { C, tile });
       for (let l = 0; l < L; l++) {
         const b = lay.layer0 + l * lay.layerStride;
         const sizes = { NH, NKV, HS, S, layer: l };
@@ -360,11 +371,11 @@ export class Generator implements Disposable {
             value_cache: valueCache,
             inp: att1.inp,
             norm_weight: att1.norm_weight,
-            weight: W(b + lay.wqkv, (C + 2 * KV) * C),
+            weight: W(b + lay.wqkv, mat(C + 2 * KV, C)),
             state,
             freqs,
           },
-          { ...sizes, sin_offset: sinOffset, norm: att1.norm },
+          { ...sizes, sin_offset: sinOffset, norm: att1.norm, tile },
           shape,
         );
         attentionDecode(plan, {
@@ -375,10 +386,11 @@ export class Generator implements Disposable {
           att: scores,
           state,
         }, sizes);
-        matvecDecode(plan, { out: x, inp: att, weight: W(b + lay.wo, C * C) }, {
+        matvecDecode(plan, { out: x, inp: att, weight: W(b + lay.wo, mat(C, C)) }, {
           C,
           OC: C,
           accumulate: true,
+          tile,
         }, shape);
         const ffn1 = normed(W(b + lay.rmsFfn, C));
         ffnDecode(
@@ -387,15 +399,16 @@ export class Generator implements Disposable {
             out: hg,
             inp: ffn1.inp,
             norm_weight: ffn1.norm_weight,
-            weight: W(b + lay.w13, 2 * H * C),
+            weight: W(b + lay.w13, mat(2 * H, C)),
           },
-          { C, H, norm: ffn1.norm },
+          { C, H, norm: ffn1.norm, tile },
           shape,
         );
-        matvecDecode(plan, { out: x, inp: hg, weight: W(b + lay.w2, C * H) }, {
+        matvecDecode(plan, { out: x, inp: hg, weight: W(b + lay.w2, mat(C, H)) }, {
           C: H,
           OC: C,
           accumulate: true,
+          tile,
         }, shape);
       }
       const fin = normed(W(lay.rmsFinal, C));
@@ -405,9 +418,9 @@ export class Generator implements Disposable {
           out: this.logits,
           inp: fin.inp,
           norm_weight: fin.norm_weight,
-          weight: W(lay.wcls, V * C),
+          weight: W(lay.wcls, mat(V, C)),
         },
-        { C, OC: V, norm: fin.norm },
+        { C, OC: V, norm: fin.norm, tile },
         shape,
       );
     } else {

@@ -103,6 +103,12 @@ function _checkShape(name: string, shape: MatvecShape): void {
   }
 }
 
+function _checkTile(name: string, tile = 0): void {
+  if (!(Number.isInteger(tile) && tile >= 0 && tile % 4 === 0)) {
+    throw new RangeError(`Cannot record ${name}: tile ${tile} is not a multiple of 4`);
+  }
+}
+
 function _checkC4(name: string, C: number): void {
   if (C % 4 !== 0) throw new RangeError(`Cannot record ${name}: C=${C} is not a multiple of 4`);
 }
@@ -119,19 +125,21 @@ function _rowGrid(rows: number, shape: MatvecShape): [number, number, number] {
  *
  * @param plan the plan to record into
  * @param b buffers: out [OC], inp [C], weight [OC, C], norm_weight [C] (only with `norm`)
- * @param p sizes C (a multiple of 4) and OC; accumulate adds into out; norm: the RMSNorm eps
+ * @param p sizes C (a multiple of 4) and OC; accumulate adds into out; norm: the RMSNorm eps;
+ *   tile: rows per tile of `weight` (src/model/decode_layout.ts; default 0, row-major)
  * @param shape workgroup shape (default {@link matvecShape})
  * @throws {RangeError} for C not a multiple of 4 or a bad shape
  */
 export function matvecDecode(
   plan: Plan,
   b: { out: BufferBinding; inp: BufferBinding; weight: BufferBinding; norm_weight?: BufferBinding },
-  p: { C: number; OC: number; accumulate?: boolean; norm?: { eps: number } },
+  p: { C: number; OC: number; accumulate?: boolean; norm?: { eps: number }; tile?: number },
   shape: MatvecShape = matvecShape(plan.gpu),
 ): void {
   _positive("matvec_decode", { C: p.C, OC: p.OC });
   _checkC4("matvec_decode", p.C);
   _checkShape("matvec_decode", shape);
+  _checkTile("matvec_decode", p.tile);
   if (p.norm && !b.norm_weight) {
     throw new TypeError("Cannot record matvec_decode: norm needs a norm_weight binding");
   }
@@ -144,6 +152,7 @@ export function matvecDecode(
       accumulate: p.accumulate ? 1 : 0,
       norm: p.norm ? 1 : 0,
       eps: p.norm?.eps ?? 0,
+      tile: p.tile ?? 0,
     },
     _rowGrid(p.OC, shape),
     { WG: shape.WG, SPLIT: shape.SPLIT },
@@ -160,7 +169,8 @@ export function matvecDecode(
  * @param b buffers: q [NH*HS], key_cache and value_cache [L, S, NKV*HS], inp [C], norm_weight
  *   [C] (only with `norm`), weight [C + 2 NKV*HS, C] (wq; wk; wv), state [4] u32, freqs
  *   [2, S, HS/2] (cos, then sin at `sin_offset`)
- * @param p sizes (C = NH * HS, a multiple of 4), sin_offset (floats), norm: the RMSNorm eps
+ * @param p sizes (C = NH * HS, a multiple of 4), sin_offset (floats), norm: the RMSNorm eps,
+ *   tile: rows per tile of `weight` (default 0, row-major)
  * @param shape workgroup shape (default {@link matvecShape})
  * @throws {RangeError} for sizes the kernel cannot run
  */
@@ -176,10 +186,11 @@ export function qkvDecode(
     state: BufferBinding;
     freqs: BufferBinding;
   },
-  p: DecodeSizes & { sin_offset: number; norm?: { eps: number } },
+  p: DecodeSizes & { sin_offset: number; norm?: { eps: number }; tile?: number },
   shape: MatvecShape = matvecShape(plan.gpu),
 ): void {
   _checkSizes("qkv_decode", p);
+  _checkTile("qkv_decode", p.tile);
   const C = p.NH * p.HS, KV = p.NKV * p.HS;
   _checkC4("qkv_decode", C);
   _checkShape("qkv_decode", shape);
@@ -198,6 +209,7 @@ export function qkvDecode(
       norm: p.norm ? 1 : 0,
       eps: p.norm?.eps ?? 0,
       sin_offset: p.sin_offset,
+      tile: p.tile ?? 0,
     },
     _rowGrid(C + 2 * KV, shape),
     { WG: shape.WG, SPLIT: shape.SPLIT },
@@ -211,23 +223,25 @@ export function qkvDecode(
  * @param plan the plan to record into
  * @param b buffers: out [H], inp [C], norm_weight [C] (only with `norm`), weight [2H, C] (w1
  *   and w3 rows interleaved)
- * @param p sizes C (a multiple of 4) and H; norm: the RMSNorm eps
+ * @param p sizes C (a multiple of 4) and H; norm: the RMSNorm eps; tile: rows per tile of
+ *   `weight` (default 0, row-major)
  * @param shape workgroup shape (default {@link matvecShape})
  * @throws {RangeError} for C not a multiple of 4 or a bad shape
  */
 export function ffnDecode(
   plan: Plan,
   b: { out: BufferBinding; inp: BufferBinding; norm_weight?: BufferBinding; weight: BufferBinding },
-  p: { C: number; H: number; norm?: { eps: number } },
+  p: { C: number; H: number; norm?: { eps: number }; tile?: number },
   shape: MatvecShape = matvecShape(plan.gpu),
 ): void {
   _positive("ffn_decode", { C: p.C, H: p.H });
+  _checkTile("ffn_decode", p.tile);
   _checkC4("ffn_decode", p.C);
   _checkShape("ffn_decode", shape);
   if (p.norm && !b.norm_weight) {
     throw new TypeError("Cannot record ffn_decode: norm needs a norm_weight binding");
   }
-  const params = { C: p.C, H: p.H, norm: p.norm ? 1 : 0, eps: p.norm?.eps ?? 0 };
+  const params = { C: p.C, H: p.H, norm: p.norm ? 1 : 0, eps: p.norm?.eps ?? 0, tile: p.tile ?? 0 };
   plan.dispatch(
     ffnDecodeKernel,
     { ...b, norm_weight: b.norm_weight ?? b.inp },
@@ -245,15 +259,25 @@ export function ffnDecode(
  *
  * @param plan the plan to record into
  * @param b buffers: out [C], state [4] u32, weight [V, C] (tok_embeddings)
- * @param p sizes: C
+ * @param p sizes: C; tile: rows per tile of `weight` (src/model/decode_layout.ts; default 0,
+ *   row-major)
  */
 export function embeddingDecode(
   plan: Plan,
   b: { out: BufferBinding; state: BufferBinding; weight: BufferBinding },
-  p: { C: number },
+  p: { C: number; tile?: number },
 ): void {
-  _positive("embedding_decode", p);
-  plan.dispatch(embeddingDecodeKernel, b, { C: p.C }, grid(Math.ceil(p.C / WG)), { WG });
+  _positive("embedding_decode", { C: p.C });
+  _checkTile("embedding_decode", p.tile);
+  plan.dispatch(
+    embeddingDecodeKernel,
+    b,
+    { C: p.C, tile: p.tile ?? 0 },
+    grid(Math.ceil(p.C / WG)),
+    {
+      WG,
+    },
+  );
 }
 
 /**
@@ -435,6 +459,8 @@ export interface TokenDecodeParams extends SampleParams {
   layer0: number;
   /** Floats between layer blocks. */
   layer_stride: number;
+  /** Rows per tile of the matrices (a multiple of 4; 4 * WG makes the loads consecutive). */
+  tile: number;
   /** Offsets inside a layer block: rms_att [C]. */
   rms_att: number;
   /** wqkv [C + 2 KV, C]. */
@@ -520,7 +546,14 @@ export function tokenDecode(
 ): DispatchHandle {
   checkSampleParams(p);
   _checkSizes("token_decode", { NH: p.NH, NKV: p.NKV, HS: p.HS, S: p.S, layer: 0 });
-  _positive("token_decode", { C: p.C, H: p.H, L: p.L, tokens_per_dispatch: p.tokens_per_dispatch });
+  _positive("token_decode", {
+    C: p.C,
+    H: p.H,
+    L: p.L,
+    tile: p.tile,
+    tokens_per_dispatch: p.tokens_per_dispatch,
+  });
+  _checkTile("token_decode", p.tile);
   if (p.C % 4 !== 0 || p.H % 4 !== 0 || p.C !== p.NH * p.HS) {
     throw new RangeError(
       `Cannot record token_decode: C=${p.C} and H=${p.H} must be multiples of 4, C = NH*HS`,
