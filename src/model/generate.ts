@@ -71,8 +71,15 @@ const _variant = (kind: DecodeVariant["kind"], WG: number, SPLIT = 1): DecodeVar
   SPLIT,
 });
 
-/** Parameter floats up to which a CPU adapter decodes a whole step in one workgroup. */
+/**
+ * Parameters up to which a CPU adapter decodes a whole step in one workgroup with barriers
+ * (token_wg8); its barrier-free form on llvmpipe (token_lockstep) is the default up to
+ * {@link LOCKSTEP_MAX_PARAMS}: on 2 cores it ran the 15M model at ~100 tok/s against ~50 for the
+ * per-layer path, whose 2 threads meet at every one of ~45 dispatches per token.
+ */
 const TOKEN_MAX_PARAMS_CPU = 2_000_000;
+/** See {@link TOKEN_MAX_PARAMS_CPU}. */
+const LOCKSTEP_MAX_PARAMS = 32_000_000;
 /** The same on a GPU, where one workgroup uses a small part of the chip. */
 const TOKEN_MAX_PARAMS_GPU = 1_000_000;
 
@@ -112,9 +119,10 @@ export function decodeVariants(gpu: Gpu, config: ModelConfig): DecodeVariant[] {
 
 /**
  * The default decode variant for `config` on `gpu`: deterministic per adapter class (a tuner may
- * pick another from {@link decodeVariants}). CPU adapters: the whole step in one workgroup of 8
- * for models up to 2M parameters, else the fused per-layer path with one invocation per 4 rows;
- * GPUs: the whole step in a workgroup of 256 up to 1M parameters, else the per-layer path with 16
+ * pick another from {@link decodeVariants}). CPU adapters: the whole step in one workgroup
+ * without barriers on llvmpipe up to 32M parameters (when the weights fit one binding), else
+ * with barriers up to 2M, else the per-layer path with one invocation per 4 rows; GPUs: the
+ * whole step in a workgroup of 256 up to 1M parameters, else the per-layer path with 16
  * invocations per 4 rows.
  */
 export function decodeVariant(gpu: Gpu, config: ModelConfig): DecodeVariant {
@@ -122,9 +130,9 @@ export function decodeVariant(gpu: Gpu, config: ModelConfig): DecodeVariant {
   const params = tensorTable(config).numParams;
   const pick = (name: string) => all.find((v) => v.name === name);
   if (gpu.isCpu) {
-    const small = params <= TOKEN_MAX_PARAMS_CPU;
-    return (small && (all.find((v) => v.kind === "token_lockstep") ?? pick("token_wg8"))) ||
-      pick("layered_wg8_split1")!;
+    const lockstep = all.find((v) => v.kind === "token_lockstep");
+    if (lockstep && params <= LOCKSTEP_MAX_PARAMS) return lockstep;
+    return (params <= TOKEN_MAX_PARAMS_CPU && pick("token_wg8")) || pick("layered_wg8_split1")!;
   }
   return (params <= TOKEN_MAX_PARAMS_GPU && pick("token_wg256")) ||
     pick("layered_wg64_split16")!;
