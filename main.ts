@@ -16,6 +16,7 @@ import { trainVocabCommand } from "./src/cli/train_vocab.ts";
 import { trainCommand } from "./src/cli/train.ts";
 import { benchCommand } from "./src/cli/bench.ts";
 import { sampleCommand } from "./src/cli/sample.ts";
+import { doctorCommand } from "./src/cli/doctor.ts";
 
 const COMMANDS: Command[] = [
   downloadCommand,
@@ -27,6 +28,7 @@ const COMMANDS: Command[] = [
   exportCommand,
   evalCommand,
   benchCommand,
+  doctorCommand,
 ];
 
 function topHelp(): string {
@@ -56,12 +58,12 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   try {
-    const { values, positionals, help } = parseCommand(cmd.flags, rest);
+    const { values, positionals, help, given } = parseCommand(cmd.flags, rest);
     if (help) {
       console.log(commandHelp(cmd));
       return 0;
     }
-    return (await cmd.run(values, positionals)) ?? 0;
+    return (await cmd.run(values, positionals, given)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`error: ${e.message} (see: babyllama ${cmd.name} --help)`);

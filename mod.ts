@@ -18,20 +18,53 @@
  * import { acquireGpu, Model, modelConfig } from "./mod.ts";
  *
  * using gpu = await acquireGpu();
- * using model = new Model(gpu, modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 }), { B: 4, T: 64, training: true });
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * using model = new Model(gpu, config, { B: 4, T: 64, training: true });
  * model.initParams(1337);
- * model.setBatch(x, y); // B*T input ids and targets
+ * const x = Array.from({ length: 4 * 64 }, (_, i) => (7 * i) % 512); // B*T input ids
+ * const y = x.map((id) => (id + 1) % 512); // and their targets
+ * model.setBatch(x, y);
  * model.trainPlan.submit();
- * console.log(await model.readLoss());
+ * console.log(await model.readLoss()); // about ln(512) = 6.24 for a fresh model
  * ```
  *
  * @module
  */
 
 // GPU layer
-export { acquireGpu, Gpu, type GpuOptions, NoAdapterError } from "./src/gpu/device.ts";
+export {
+  acquireGpu,
+  type AdapterInfo,
+  adapterInfo,
+  adapterName,
+  FallbackAdapterError,
+  Gpu,
+  type GpuOptions,
+  type GpuRequest,
+  isCpuAdapter,
+  NoAdapterError,
+  WANTED_FEATURES,
+  WANTED_LIMITS,
+  type WantedFeature,
+  type WantedLimit,
+} from "./src/gpu/device.ts";
 export { type BindingInfo, defineKernel, type Kernel, type ParamField } from "./src/gpu/kernel.ts";
-export { type DispatchHandle, grid, type ParamValues, Plan } from "./src/gpu/plan.ts";
+export {
+  type DispatchHandle,
+  type DispatchTiming,
+  grid,
+  type ParamValues,
+  Plan,
+} from "./src/gpu/plan.ts";
+export {
+  type DispatchTime,
+  formatProfile,
+  type KernelTime,
+  PassTimer,
+  type PlanProfile,
+  type ProfileOptions,
+  profilePlans,
+} from "./src/gpu/profile.ts";
 export { type CachedPipeline, type Constants, type PipelineCache } from "./src/gpu/pipeline.ts";
 export {
   type BufferBinding,
@@ -44,13 +77,15 @@ export {
 // Model
 export { defaultHiddenDim, type ModelConfig, modelConfig } from "./src/model/config.ts";
 export {
+  firstNonFinite,
+  type NonFinite,
   type TensorEntry,
   type TensorName,
   type TensorTable,
   tensorTable,
 } from "./src/model/tensors.ts";
 export { initParams } from "./src/model/init.ts";
-export { Model, type ModelShape } from "./src/model/model.ts";
+export { Model, type ModelDispatches, type ModelShape } from "./src/model/model.ts";
 export { type EvalResult, evaluateTokens, tokensFromBytes } from "./src/model/evaluate.ts";
 export { type GenerateRequest, Generator, type GeneratorOptions } from "./src/model/generate.ts";
 
@@ -62,9 +97,10 @@ export {
   type TrainConfig,
   trainConfigFromFlags,
 } from "./src/train/config.ts";
-export { type FlagSpec, type FlagSpecs, type FlagValues } from "./src/cli/args.ts";
+export { type FlagSpec, type FlagSpecs, type FlagValues } from "./src/util/flags.ts";
 export { estimateMfu, getLr, type LrSettings } from "./src/train/schedule.ts";
 export { AdamW, type AdamWConfig } from "./src/train/optimizer.ts";
+export { type StepStatus } from "./src/ops/adamw.ts";
 export {
   type BatchBuffers,
   type DatasetRngState,
@@ -72,8 +108,27 @@ export {
   type Split,
 } from "./src/data/dataset.ts";
 
+// Data-parallel training (Open MPI)
+export {
+  agreeOnError,
+  broadcastString,
+  type CollectiveBuffer,
+  CollectiveError,
+  type Communicator,
+  SingleProcess,
+} from "./src/dist/comm.ts";
+export { detectLauncher, openCommunicator, type OpenOptions } from "./src/dist/open.ts";
+export { OpenMpi, type OpenMpiOptions } from "./src/dist/mpi.ts";
+export { DataParallel, type ReduceTimings } from "./src/train/ddp.ts";
+
 // Data
 export { type EncodeOptions, Tokenizer } from "./src/data/tokenizer.ts";
+export {
+  encodeTokenizerBin,
+  packTokenizerBin,
+  readTokenizerBin,
+  tokenBinBytes,
+} from "./src/data/tokenizer_bin.ts";
 export {
   encodeModelProto,
   type ModelProto,
@@ -101,25 +156,26 @@ export {
   type PretokenizeResult,
   type ShardStats,
 } from "./src/data/pretokenize.ts";
+export { BpeTrainer, type BpeTrainerOptions, type BpeVocab } from "./src/data/bpe_trainer.ts";
 export {
-  BpeTrainer,
-  type BpeTrainerOptions,
-  type BpeVocab,
+  type BpeModelInfo,
+  bpeModelProto,
   trainVocab,
   type TrainVocabOptions,
   type TrainVocabProgress,
   type TrainVocabResult,
-} from "./src/data/bpe_trainer.ts";
+} from "./src/data/train_vocab.ts";
 
 // Files
 export {
   encodeLlama2cV0,
   encodeLlama2cV1,
+  encodeLlama2cV2,
   type Llama2cCheckpoint,
   readLlama2c,
   readLlama2cFile,
+  readLlama2cV2,
 } from "./src/io/llama2c.ts";
-export { encodeLlama2cV2, readLlama2cV2 } from "./src/io/export.ts";
 export {
   encodeSafetensors,
   readSafetensors,
@@ -130,10 +186,14 @@ export {
   type SafetensorsFile,
 } from "./src/io/safetensors.ts";
 export {
+  type CheckpointRngState,
   type CheckpointState,
   loadCheckpoint,
   type LoadedCheckpoint,
+  type LoadOptions,
   saveCheckpoint,
   type SaveOptions,
+  type SaveResult,
 } from "./src/io/checkpoint.ts";
+export { type LockInfo, type LockOptions, lockOutDir, type OutDirLock } from "./src/io/lock.ts";
 export { type HfExportOptions, writeHfModel } from "./src/io/hf.ts";

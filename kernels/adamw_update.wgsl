@@ -11,7 +11,9 @@
 //   grads        [N] f32 (not modified)
 //   hyper        [6] f32: lr, beta1, beta2, eps, bias_correction1, bias_correction2
 //                         (bias_correction_k = 1 - beta_k^step, written by the trainer each step)
-//   gnorm        [2] f32: [norm, clip coefficient]
+//   gnorm        [2] f32: [norm, clip coefficient]; a negative coefficient (step_guard's mark of
+//                         a step with a non-finite loss or gradient) skips the update: params, m
+//                         and v are left as they are
 // One invocation per element.
 struct Params { N: u32, weight_decay: f32 }
 
@@ -28,12 +30,13 @@ override WG: u32 = 64;
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * WG;
-  if (i >= p.N) { return; }
+  let clip = gnorm[1];
+  if (i >= p.N || clip < 0.0) { return; }
   let lr = hyper[0];
   let beta1 = hyper[1];
   let beta2 = hyper[2];
   let eps = hyper[3];
-  let g = grads[i] * gnorm[1];
+  let g = grads[i] * clip;
   let pd = params[i] * (1.0 - lr * p.weight_decay);
   let mi = m[i] * beta1 + g * (1.0 - beta1);
   let vi = v[i] * beta2 + (1.0 - beta2) * g * g;

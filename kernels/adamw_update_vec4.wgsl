@@ -6,7 +6,7 @@
 //   params, m, v [N] f32 (as vec4 [N/4]), updated in place
 //   grads        [N] f32 (as vec4 [N/4], not modified)
 //   hyper        [6] f32: lr, beta1, beta2, eps, bias_correction1, bias_correction2
-//   gnorm        [2] f32: [norm, clip coefficient]
+//   gnorm        [2] f32: [norm, clip coefficient]; negative = skip (see adamw_update)
 struct Params { N4: u32, weight_decay: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -24,14 +24,14 @@ override PER: u32 = 4;
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let first = gid.x + gid.y * nwg.x * WG;
   let stride = (p.N4 + PER - 1u) / PER;
-  if (first >= stride) { return; }
+  let clip = gnorm[1];
+  if (first >= stride || clip < 0.0) { return; }
   let lr = hyper[0];
   let beta1 = hyper[1];
   let beta2 = hyper[2];
   let eps = hyper[3];
   let step = lr / hyper[4];
   let bc2s = sqrt(hyper[5]);
-  let clip = gnorm[1];
   let decay = 1.0 - lr * p.weight_decay;
   for (var i = first; i < p.N4; i += stride) {
     let g = grads[i] * clip;

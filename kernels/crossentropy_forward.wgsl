@@ -7,6 +7,7 @@
 //   targets [R]   i32 (a target >= V gives a NaN loss, so the mistake shows)
 // One workgroup per row: each lane reduces a strided slice (max, then sum of exp(x - max)), and
 // the lanes combine through workgroup memory (a tree of log2(WG) barriers; WG a power of two).
+// Ignored rows and the final write: kernels/_crossentropy_row.wgsl (appended by the launcher).
 struct Params { R: u32, V: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,10 +30,7 @@ fn main(
   if (r >= p.R) { return; }
   let tg = targets[r];
   if (tg < 0) {
-    if (lid == 0u) {
-      losses[r] = 0.0;
-      lse[r] = 0.0;
-    }
+    ignoreRow(r, lid);
     return;
   }
   let base = r * p.V;
@@ -54,9 +52,7 @@ fn main(
     if (lid < s) { red[lid] += red[lid + s]; }
   }
   if (lid == 0u) {
-    let l = m + log(red[0]);
-    lse[r] = l;
     let t = u32(tg);
-    losses[r] = select(l - logits[base + min(t, p.V - 1u)], bitcast<f32>(0x7fc00000u), t >= p.V);
+    writeRow(r, m + log(red[0]), logits[base + min(t, p.V - 1u)], t);
   }
 }

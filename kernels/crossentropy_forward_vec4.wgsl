@@ -7,7 +7,8 @@
 //   lse     [R]   f32, written with `=` (0 for ignored rows)
 //   logits  [R,V] f32 (as vec4 [R, V/4])
 //   targets [R]   i32
-// One workgroup per row; WG a power of two.
+// One workgroup per row; WG a power of two. Ignored rows and the final write:
+// kernels/_crossentropy_row.wgsl (appended by the launcher).
 struct Params { R: u32, V: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -32,10 +33,7 @@ fn main(
   if (r >= p.R) { return; }
   let tg = targets[r];
   if (tg < 0) {
-    if (lid == 0u) {
-      losses[r] = 0.0;
-      lse[r] = 0.0;
-    }
+    ignoreRow(r, lid);
     return;
   }
   let V4 = p.V / 4u;
@@ -62,10 +60,8 @@ fn main(
     }
   }
   if (lid == 0u) {
-    let l = red_m[0] + log(red_s[0]);
-    lse[r] = l;
     let t = u32(tg);
-    let x = logits[base + min(t, p.V - 1u) / 4u][min(t, p.V - 1u) % 4u];
-    losses[r] = select(l - x, bitcast<f32>(0x7fc00000u), t >= p.V);
+    let tc = min(t, p.V - 1u);
+    writeRow(r, red_m[0] + log(red_s[0]), logits[base + tc / 4u][tc % 4u], t);
   }
 }

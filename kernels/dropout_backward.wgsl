@@ -3,7 +3,8 @@
 //   dout [N] f32
 //   seed [1] u32 (the value dropout_forward used this step)
 // Derivation: out[i] = keep(i) * scale * inp[i], so dL/dinp[i] = keep(i) * scale * dout[i].
-// keep(i) = hash32(hash32(seed[0] ^ salt) + i) >= threshold exactly as in dropout_forward.
+// keep(i) = hash32(hash32(seed[0] ^ salt) + i) >= threshold exactly as in dropout_forward
+// (hash32: kernels/_hash.wgsl, appended by the launcher).
 struct Params { N: u32, threshold: u32, scale: f32, salt: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -12,16 +13,6 @@ struct Params { N: u32, threshold: u32, scale: f32, salt: u32 }
 @group(0) @binding(3) var<storage, read> seed: array<u32>;
 
 override WG: u32 = 64;
-
-fn hash32(v: u32) -> u32 {
-  var x = v;
-  x ^= x >> 16u;
-  x *= 0x7feb352du;
-  x ^= x >> 15u;
-  x *= 0x846ca68bu;
-  x ^= x >> 16u;
-  return x;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

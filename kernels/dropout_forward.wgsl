@@ -3,8 +3,9 @@
 //   inp  [N] f32
 //   seed [1] u32, rewritten by the trainer each step
 // keep(i) = hash32(hash32(seed[0] ^ salt) + i) >= threshold, with hash32 the lowbias32 hash of
-// src/model/rng.ts, threshold = floor(p * 2^32) and scale = 1 / (1 - p) (Params). u32
-// arithmetic wraps mod 2^32, as Math.imul in the TypeScript version.
+// src/util/rng.ts (kernels/_hash.wgsl, appended by the launcher), threshold = floor(p * 2^32)
+// and scale = 1 / (1 - p) (Params). u32 arithmetic wraps mod 2^32, as Math.imul in the
+// TypeScript version.
 struct Params { N: u32, threshold: u32, scale: f32, salt: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -13,16 +14,6 @@ struct Params { N: u32, threshold: u32, scale: f32, salt: u32 }
 @group(0) @binding(3) var<storage, read> seed: array<u32>;
 
 override WG: u32 = 64;
-
-fn hash32(v: u32) -> u32 {
-  var x = v;
-  x ^= x >> 16u;
-  x *= 0x7feb352du;
-  x ^= x >> 15u;
-  x *= 0x846ca68bu;
-  x ^= x >> 16u;
-  return x;
-}
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

@@ -15,7 +15,8 @@ import { acquireGpu } from "../src/gpu/device.ts";
 import { BufferPool } from "../src/gpu/buffers.ts";
 import { Plan } from "../src/gpu/plan.ts";
 import { attentionBackward, attentionForward } from "../src/ops/attention.ts";
-import { ropeBackward, ropeForward, ropeFreqs } from "../src/ops/rope.ts";
+import { ropeBackward, ropeForward } from "../src/ops/rope.ts";
+import { ropeFreqs } from "../src/model/rope_freqs.ts";
 import { crossentropyBackward, crossentropyForward, lossMean } from "../src/ops/crossentropy.ts";
 import { adamwUpdate, globalNorm, partialsLength } from "../src/ops/adamw.ts";
 

@@ -11,7 +11,8 @@
  *
  * @module
  */
-import { BpeTrainer, trainVocab } from "../src/data/bpe_trainer.ts";
+import { BpeTrainer } from "../src/data/bpe_trainer.ts";
+import { trainVocab } from "../src/data/train_vocab.ts";
 import { Tokenizer } from "../src/data/tokenizer.ts";
 
 const [mode, ...rest] = Deno.args;

@@ -8,7 +8,7 @@ stays small while any layout or rounding difference fails the test.
 
 Parameters come from a formula both sides compute exactly: real element j (export order,
 no padding) is float32(((bitsAt(seed, j) & 0xffff) - 32768) / 32768 * 0.05), where bitsAt
-is src/model/rng.ts's lowbias32 stream. A few values are planted: exact rounding ties in
+is src/util/rng.ts's lowbias32 stream. A few values are planted: exact rounding ties in
 wq[0]'s first group (torch.round rounds half to even) and an all-zero group in w2[1].
 
 Run: /usr/bin/python3 tools/export_reference.py  (writes tests/fixtures/export_reference.json)

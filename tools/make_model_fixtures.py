@@ -5,7 +5,7 @@ minute on one CPU thread; CI does not run it, the outputs are committed).
 Every reference number comes from tools/torch_model.py (our own functional PyTorch version of
 llama2.c's model.py, float32, checked to give bit-identical logits and gradients to model.py's
 Transformer) and torch.optim.AdamW. Weights come from the counter-based generator of
-src/model/rng.ts / src/model/init.ts, re-implemented vectorised in torch_model.py (bit-identical
+src/util/rng.ts / src/model/init.ts, re-implemented vectorised in torch_model.py (bit-identical
 to the TypeScript initParams for both configs below).
 
 Conventions shared by all files

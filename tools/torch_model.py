@@ -1,6 +1,6 @@
 """PyTorch reference for babyllama: llama2.c's model.py Transformer written out functionally
 (float32; torch 1.13, so attention is written by hand), the counter-based RNG of
-src/model/rng.ts and the initialisation of src/model/init.ts, vectorised, and loaders from
+src/util/rng.ts and the initialisation of src/model/init.ts, vectorised, and loaders from
 our flat parameter layout (src/model/tensors.ts) and from llama2.c legacy v0 / version 1 files.
 
 Parameters are a dict {name: tensor} with llama2.c names; per-layer tensors are stacked over
@@ -108,7 +108,7 @@ def tensor_table(cfg):
 
 
 # ----------------------------------------------------------------------------------------------
-# counter-based RNG (src/model/rng.ts), vectorised over int64 tensors holding uint32 values
+# counter-based RNG (src/util/rng.ts), vectorised over int64 tensors holding uint32 values
 
 def _mul32(x, c):
     """(x * c) mod 2^32 for uint32 x (int64 tensor) and a uint32 constant, without overflow."""
@@ -267,8 +267,8 @@ def forward(cfg, p, tokens, targets=None):
     B, T = tokens.shape
     C, NH, NKV, HS = cfg.dim, cfg.n_heads, cfg.n_kv_heads, cfg.head_size
     cos, sin = rope_tables(HS, cfg.max_seq_len)
-    cos, sin = cos[:T], sin[:T]
-    mask = torch.triu(torch.full((T, T), float("-inf")), diagonal=1)
+    cos, sin = cos[:T].to(tokens.device), sin[:T].to(tokens.device)
+    mask = torch.triu(torch.full((T, T), float("-inf"), device=tokens.device), diagonal=1)
     h = p["tok_embeddings"][tokens]
     for l in range(cfg.n_layers):
         x = rmsnorm(h, p["rms_att"][l], cfg.norm_eps)

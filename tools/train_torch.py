@@ -8,7 +8,7 @@ What is ported, and from where
 ------------------------------
 * Model and initial weights: tools/torch_model.py (functional llama2.c model.py in float32;
   init_params is bit-identical to src/model/init.ts's initParams for the same seed).
-* Batches: src/data/dataset.ts's PretokDataset and src/train/random.ts's Xoshiro128, exactly:
+* Batches: src/data/dataset.ts's PretokDataset and src/util/rng.ts's Xoshiro128, exactly:
   shards are DATA_DIR/TinyStories_all_data/*.bin (llama2) or DATA_DIR/tok{N}/*.bin (custom),
   sorted by name, memory-mapped uint16; shard 0 is val, the rest train (one shard serves both).
   Each split has its own xoshiro128** stream, fromSeed(seed, 0) for train and
@@ -25,6 +25,10 @@ What is ported, and from where
   restored. A train line logs the last micro-batch's loss (before the update), the learning
   rate, the wall time per step since the previous log line (eval time excluded, batch sampling
   included) and tokens/s; MFU as train.py's running estimate against --peak-flops.
+
+On a CUDA machine, --device cuda runs the same loop on the GPU (float32 matmuls at full
+precision: PyTorch's default leaves TF32 off), for the ratio to babyllama on the same card;
+--time-limit S stops training after S seconds (tools/device_check.sh uses both).
 
 Not done here: checkpoints and model.bin (the GPU trainer writes them after an eval whose val
 loss improved; that time is outside the timed step there too), dropout (must be 0), resume.
@@ -59,7 +63,7 @@ M32 = 0xFFFFFFFF
 EVAL_SEED_OFFSET = 0x5EED  # src/train/trainer.ts
 
 # ----------------------------------------------------------------------------------------------
-# xoshiro128** seeded through splitmix32 (src/train/random.ts)
+# xoshiro128** seeded through splitmix32 (src/util/rng.ts)
 
 
 def _imul(a, b):
@@ -79,7 +83,7 @@ def _splitmix32(state):
 
 
 class Xoshiro128:
-    """src/train/random.ts's Xoshiro128: same seeding, same stream, same nextInt."""
+    """src/util/rng.ts's Xoshiro128: same seeding, same stream, same nextInt."""
 
     def __init__(self, s):
         self.s = [v & M32 for v in s]
@@ -225,6 +229,9 @@ def parse_args(argv):
             p.add_argument(*names, dest=k, type=type(v), default=v)
     p.add_argument("--max-batches-check", type=int, default=0,
                    help="print the first N training rows' (shard, start) and exit")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N")
+    p.add_argument("--time-limit", type=float, default=0.0,
+                   help="stop training after this many seconds (0: no limit)")
     pre, _ = p.parse_known_args(argv)
     if pre.config:
         with open(pre.config) as f:
@@ -239,6 +246,12 @@ def parse_args(argv):
 
 
 # ----------------------------------------------------------------------------------------------
+
+
+def _device_name(dev):
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} (cuda)"
+    return "the CPU"
 
 
 def main(argv):
@@ -259,14 +272,16 @@ def main(argv):
     cfg = tm.Config(dim=a.dim, n_layers=a.n_layers, n_heads=a.n_heads, n_kv_heads=a.n_kv_heads,
                     vocab_size=a.vocab_size, multiple_of=a.multiple_of, max_seq_len=T)
     dtype = torch.float64 if a.dtype == "float64" else torch.float32
-    leaves = {k: v.to(dtype).requires_grad_(True) for k, v in tm.init_params(cfg, a.seed).items()}
+    dev = torch.device(a.device)
+    leaves = {k: v.to(device=dev, dtype=dtype).requires_grad_(True)
+              for k, v in tm.init_params(cfg, a.seed).items()}
     order = [leaves[e.name] for e in tm.tensor_table(cfg)[0]]
     opt = tm.make_adamw(cfg, leaves, a.learning_rate, (a.beta1, a.beta2), 1e-8, a.weight_decay)
     fpt, nparams = flops_per_token(cfg)
     print(f"model: {nparams} parameters, dim {cfg.dim}, {cfg.n_layers} layers, {cfg.n_heads} "
           f"heads, {cfg.n_kv_heads} kv heads, vocab {cfg.vocab_size}; tokens per iteration "
-          f"{tokens_per_iter} ({accum} x {B} x {T}); torch {torch.__version__} on the CPU, "
-          f"{torch.get_num_threads()} threads, {a.dtype}", flush=True)
+          f"{tokens_per_iter} ({accum} x {B} x {T}); torch {torch.__version__} on "
+          f"{_device_name(dev)}, {torch.get_num_threads()} threads, {a.dtype}", flush=True)
 
     os.makedirs(a.out_dir, exist_ok=True)
     log_path = os.path.join(a.out_dir, "log.jsonl")
@@ -289,13 +304,14 @@ def main(argv):
             total = 0.0
             for _ in range(a.eval_iters):
                 x, y = ds.next_batch(split, B, T)
-                total += tm.forward(cfg, leaves, x, y)[1].item()
+                total += tm.forward(cfg, leaves, x.to(dev), y.to(dev))[1].item()
             out[split] = total / a.eval_iters
         ds.set_rng_state(saved)
         return out
 
     it, local_iter, running_mfu, best_val = 0, 0, -1.0, 1e9
     t0, since_log = time.perf_counter(), 0
+    t_start = time.perf_counter()
     while True:
         lr = get_lr(it, a)
         if it % a.eval_interval == 0:
@@ -316,7 +332,7 @@ def main(argv):
         opt.zero_grad(set_to_none=True)
         for _ in range(accum):
             x, y = ds.next_batch("train", B, T)
-            _, loss = tm.forward(cfg, leaves, x, y)
+            _, loss = tm.forward(cfg, leaves, x.to(dev), y.to(dev))
             (loss / accum).backward()
         if a.grad_clip != 0.0:
             torch.nn.utils.clip_grad_norm_(order, a.grad_clip)
@@ -339,6 +355,9 @@ def main(argv):
         it += 1
         local_iter += 1
         if it > a.max_iters:
+            break
+        if a.time_limit > 0 and time.perf_counter() - t_start > a.time_limit:
+            print(f"time limit: stopping after {a.time_limit:g} s", flush=True)
             break
     log.close()
     print(f"done: {it} steps, best val loss {best_val:.4f}, log {log_path}")

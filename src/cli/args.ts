@@ -7,35 +7,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import {
+  coerceFlag,
+  type FlagSpec,
+  type FlagSpecs,
+  type FlagValues,
+  UsageError,
+} from "../util/flags.ts";
 
-/** A wrong command line: the CLI prints the message as one line and exits with code 2. */
-export class UsageError extends Error {
-  /** @param message what is wrong, one line */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-/** One flag of a subcommand. */
-export interface FlagSpec {
-  /** `string`, `number`, `boolean` (`--x`, `--x=false`, `--no-x`) or a list of choices. */
-  type: "string" | "number" | "boolean" | readonly string[];
-  /** Default value shown in `--help`; `undefined` means optional with no default. */
-  default?: string | number | boolean;
-  /** One-line description for `--help`. */
-  help: string;
-  /** A required flag has no default and must be given. */
-  required?: boolean;
-  /** One-letter alias. */
-  short?: string;
-}
-
-/** The flags of a subcommand, keyed by kebab-case name. */
-export type FlagSpecs = Record<string, FlagSpec>;
-
-/** Parsed flag values keyed by kebab-case name. */
-export type FlagValues = Record<string, string | number | boolean | undefined>;
+// The flag plumbing lives in the leaf util/flags.ts (train/ uses it too); re-exported for commands.
+export { coerceFlag, type FlagSpec, type FlagSpecs, type FlagValues, UsageError };
 
 /** A subcommand of `main.ts`. */
 export interface Command {
@@ -47,8 +28,42 @@ export interface Command {
   usage: string;
   /** The flags. */
   flags: FlagSpecs;
-  /** Runs the command; resolves to the exit code (0 when void). */
-  run(values: FlagValues, positionals: string[]): Promise<number | void>;
+  /**
+   * Runs the command; resolves to the exit code (0 when void). `given` names the flags typed on
+   * the command line (the rest hold their defaults), as {@link parseCommand} returns it.
+   */
+  run(
+    values: FlagValues,
+    positionals: string[],
+    given: ReadonlySet<string>,
+  ): Promise<number | void>;
+}
+
+/**
+ * `--require-gpu`, on every command that acquires a GPU: a CPU (fallback) adapter is then an
+ * error (one line, exit 1) instead of a slow run. `BABYLLAMA_REQUIRE_GPU=1` does the same.
+ */
+export const REQUIRE_GPU_FLAG: FlagSpec = {
+  type: "boolean",
+  default: false,
+  help: "fail when the adapter is a CPU/fallback one (also BABYLLAMA_REQUIRE_GPU=1)",
+};
+
+/**
+ * The `requireGpu` option of `acquireGpu` from parsed flags: `true` when `--require-gpu` was
+ * given, else `undefined` so that `BABYLLAMA_REQUIRE_GPU` decides.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requireGpuOption } from "./args.ts";
+ *
+ * assert.equal(requireGpuOption({ "require-gpu": true }), true);
+ * assert.equal(requireGpuOption({ "require-gpu": false }), undefined); // BABYLLAMA_REQUIRE_GPU decides
+ * ```
+ */
+export function requireGpuOption(values: FlagValues): true | undefined {
+  return values["require-gpu"] === true ? true : undefined;
 }
 
 /** Help text for one command, listing every flag with its default. */
@@ -89,8 +104,13 @@ function _flagLabel(name: string, s: FlagSpec): string {
  * @throws {UsageError} on an unknown flag, a missing value, a bad number or choice
  * @example
  * ```ts
- * const { values } = parseCommand({ "batch-size": { type: "number", default: 8, help: "rows" } }, ["--batch_size=4"]);
- * // values["batch-size"] === 4
+ * import assert from "node:assert/strict";
+ * import { parseCommand } from "./args.ts";
+ *
+ * const specs = { "batch-size": { type: "number", default: 8, help: "rows" } } as const;
+ * const { values, given } = parseCommand(specs, ["--batch_size=4"]);
+ * assert.equal(values["batch-size"], 4);
+ * assert.ok(given.has("batch-size"));
  * ```
  */
 export function parseCommand(
@@ -114,7 +134,7 @@ export function parseCommand(
   }
   // Accept `--flag=false` / `--flag=true` for booleans as train.py's configurator does.
   const pre: string[] = [];
-  for (const a of normalized) {
+  for (const a of _joinNegativeValues(specs, normalized)) {
     const m = /^--([^=]+)=(true|false|True|False)$/.exec(a);
     if (m && specs[m[1]]?.type === "boolean") {
       pre.push(m[2].toLowerCase() === "true" ? `--${m[1]}` : `--no-${m[1]}`);
@@ -142,57 +162,33 @@ export function parseCommand(
       }
     }
   }
-  _GIVEN.set(values, given);
   return { values, positionals: parsed.positionals, help: Boolean(raw.help), given };
 }
 
-const _GIVEN = new WeakMap<FlagValues, Set<string>>();
+/** A negative number as its own argument: `-1`, `-0.5`, `-.5`, `-1e-3`, `-Infinity`. */
+const _NEGATIVE = /^-(?:\d|\.\d|Infinity$)/;
 
 /**
- * The flags given explicitly on the command line for `values` returned by
- * {@link parseCommand} (so a config file can supply the rest), or `undefined` for values that
- * did not come from it.
- *
- * @example
- * ```ts
- * const { values } = parseCommand({ seed: { type: "number", default: 1, help: "seed" } }, []);
- * givenFlags(values)?.has("seed"); // false
- * ```
+ * Joins a value-taking flag and a negative number that follows it as a separate argument
+ * (`--learning-rate -1` becomes `--learning-rate=-1`), which node:util's parseArgs would
+ * otherwise reject as "argument is ambiguous". Boolean flags and unknown names are left alone.
  */
-export function givenFlags(values: FlagValues): ReadonlySet<string> | undefined {
-  return _GIVEN.get(values);
-}
-
-/**
- * Converts one raw flag value (from argv or a JSON config) to the flag's type.
- *
- * @throws {UsageError} when the value does not fit the flag's type
- */
-export function coerceFlag(name: string, s: FlagSpec, v: unknown): string | number | boolean {
-  if (s.type === "boolean") {
-    if (typeof v === "boolean") return v;
-    if (v === "true" || v === "True") return true;
-    if (v === "false" || v === "False") return false;
-    throw new UsageError(`--${name} must be true or false, got ${JSON.stringify(v)}`);
-  }
-  if (s.type === "number") {
-    const n = typeof v === "number"
-      ? v
-      : typeof v === "string" && v.trim() !== ""
-      ? Number(v)
-      : NaN;
-    if (!Number.isFinite(n)) {
-      throw new UsageError(`--${name} must be a number, got ${JSON.stringify(v)}`);
+function _joinNegativeValues(specs: FlagSpecs, argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i], next = argv[i + 1];
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
     }
-    return n;
+    const m = /^--([^=]+)$/.exec(a);
+    const spec = m ? specs[m[1]] : undefined;
+    if (spec && spec.type !== "boolean" && next !== undefined && _NEGATIVE.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
   }
-  if (typeof v !== "string") {
-    throw new UsageError(`--${name} must be a string, got ${JSON.stringify(v)}`);
-  }
-  if (Array.isArray(s.type) && !s.type.includes(v)) {
-    throw new UsageError(`--${name} must be one of ${s.type.join(", ")}, got ${JSON.stringify(v)}`);
-  }
-  return v;
+  return out;
 }
 
 function _cleanParseError(msg: string): string {

@@ -4,18 +4,19 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { modelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
-import { bitsAt } from "../model/rng.ts";
+import { bitsAt } from "../util/rng.ts";
+import { formatProfile, profilePlans } from "../gpu/profile.ts";
 
-/** The `bench` subcommand: prints one JSON line with ms per step and tokens/s. */
+/** The `bench` subcommand: prints one JSON line with ms per step, tokens/s and dispatches. */
 export const benchCommand: Command = {
   name: "bench",
   summary: "time forward+backward of a model shape (JSON on stdout)",
   usage:
-    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256]",
+    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--profile]",
   flags: {
     dim: { type: "number", default: 288, help: "model width" },
     "n-layers": { type: "number", default: 6, help: "blocks" },
@@ -27,6 +28,12 @@ export const benchCommand: Command = {
     iters: { type: "number", default: 3, help: "timed steps (after one warm-up)" },
     forward: { type: "boolean", default: false, help: "time the forward pass only" },
     verbose: { type: "boolean", default: true, help: "print the adapter on stderr" },
+    profile: {
+      type: "boolean",
+      default: false,
+      help: "also time each kernel of one step with timestamp queries (a table on stderr)",
+    },
+    "require-gpu": REQUIRE_GPU_FLAG,
   },
   async run(v) {
     const B = v["batch-size"] as number, T = v["seq-len"] as number, iters = v.iters as number;
@@ -43,7 +50,10 @@ export const benchCommand: Command = {
       vocab_size: v["vocab-size"] as number,
       max_seq_len: T,
     });
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     const training = !v.forward;
     using model = new Model(gpu, config, { B, T, training });
     await model.check();
@@ -66,6 +76,25 @@ export const benchCommand: Command = {
       times.push(performance.now() - t0);
     }
     const ms = Math.min(...times);
+    let profile = null;
+    if (v.profile && gpu.timestamps) {
+      const p = await profilePlans(gpu, [plan]);
+      console.error(formatProfile(p));
+      profile = {
+        gpu_ms: +p.gpuMs.toFixed(3),
+        span_ms: +p.spanMs.toFixed(3),
+        wall_ms: +p.wallMs.toFixed(3),
+        dispatches: p.dispatches,
+        kernels: p.kernels.map((k) => ({
+          kernel: k.kernel,
+          count: k.count,
+          ms: +k.ms.toFixed(3),
+          share: +k.share.toFixed(4),
+        })),
+      };
+    } else if (v.profile) {
+      console.error("bench: no per-kernel profile: the device was not granted timestamp-query");
+    }
     console.log(JSON.stringify({
       adapter: gpu.description,
       params: model.table.numParams,
@@ -76,6 +105,8 @@ export const benchCommand: Command = {
       ms_all: times.map(Math.round),
       tokens_per_s: Math.round(N / (ms / 1000)),
       gpu_mb: Math.round(model.bytes / 2 ** 20),
+      dispatches_per_step: training ? model.dispatches.train : model.dispatches.forward,
+      ...(v.profile ? { profile } : {}),
     }));
   },
 };

@@ -3,8 +3,13 @@
  *
  * @module
  */
-import type { Command } from "./args.ts";
-import { downloadTinyStories, formatDownloadProgress, TINYSTORIES_URL } from "../data/download.ts";
+import { type Command, UsageError } from "./args.ts";
+import {
+  checkHttpUrl,
+  downloadTinyStories,
+  formatDownloadProgress,
+  TINYSTORIES_URL,
+} from "../data/download.ts";
 
 /** The `download` subcommand. */
 export const downloadCommand: Command = {
@@ -24,8 +29,16 @@ export const downloadCommand: Command = {
     },
   },
   async run(values) {
-    const url = (values.url as string | undefined) ??
-      Deno.env.get("BABYLLAMA_TINYSTORIES_URL") ?? TINYSTORIES_URL;
+    const env = Deno.env.get("BABYLLAMA_TINYSTORIES_URL");
+    const url = (values.url as string | undefined) ?? env ?? TINYSTORIES_URL;
+    try {
+      checkHttpUrl(url);
+    } catch {
+      const from = values.url !== undefined ? "--url" : "$BABYLLAMA_TINYSTORIES_URL";
+      throw new UsageError(
+        `${from} must be an http:// or https:// URL, got ${JSON.stringify(url)}`,
+      );
+    }
     const tty = Deno.stderr.isTerminal();
     const enc = new TextEncoder();
     let last = 0;

@@ -3,10 +3,33 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { evaluateTokens, tokensFromBytes } from "../model/evaluate.ts";
+
+/**
+ * The token files `pretokenize` writes say their vocabulary by their folder: `tok{N}/` for a
+ * custom N-piece vocab, `TinyStories_all_data/` for Llama 2's 32000. A file from a folder whose
+ * vocab differs from the model's holds ids of another tokenizer: its loss means nothing.
+ *
+ * @param path the token file
+ * @param vocab the model's vocab_size
+ * @returns a one-line warning, or null when the folder agrees or says nothing
+ * @example
+ * ```ts
+ * tokensFolderVocabWarning("data/tok4096/data00.bin", 512); // "warning: ..."
+ * ```
+ */
+export function tokensFolderVocabWarning(path: string, vocab: number): string | null {
+  const parts = path.split(/[\\/]/).slice(0, -1);
+  const dir = parts.at(-1) ?? "";
+  const m = /^tok(\d+)$/.exec(dir);
+  const n = m ? Number(m[1]) : dir === "TinyStories_all_data" ? 32000 : null;
+  if (n === null || n === vocab) return null;
+  return `warning: ${path} is in ${dir}/, where pretokenize writes ids of a ${n}-piece vocab, ` +
+    `but the model's vocab is ${vocab}: were the tokens made with the model's tokenizer?`;
+}
 
 /** The `eval` subcommand. Its last stdout line is `{"loss": L, "windows": n, "tokens": n*S}`. */
 export const evalCommand: Command = {
@@ -23,6 +46,7 @@ export const evalCommand: Command = {
     "seq-len": { type: "number", required: true, help: "window length S (<= the model's seq_len)" },
     "batch-size": { type: "number", default: 8, help: "windows per forward pass" },
     verbose: { type: "boolean", default: false, help: "print the adapter and timing on stderr" },
+    "require-gpu": REQUIRE_GPU_FLAG,
   },
   async run(v) {
     const S = v["seq-len"] as number, B = v["batch-size"] as number;
@@ -40,7 +64,12 @@ export const evalCommand: Command = {
       throw new Error(`Cannot read tokens ${v.tokens}: ${(e as Error).message}`);
     }
     const tokens = tokensFromBytes(bytes);
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    const warning = tokensFolderVocabWarning(v.tokens as string, ckpt.config.vocab_size);
+    if (warning) console.error(warning);
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     const t0 = performance.now();
     const res = await evaluateTokens(
       gpu,

@@ -5,17 +5,27 @@
  * @module
  */
 import { type Command, UsageError } from "./args.ts";
-import { encodeLlama2cV2, encodeTokenizerBin, type ExportFormat } from "../io/export.ts";
+import { encodeTokenizerBin } from "../data/tokenizer_bin.ts";
 import { writeHfModel } from "../io/hf.ts";
-import { encodeLlama2cV0, encodeLlama2cV1, writeLlama2cFile } from "../io/llama2c.ts";
+import {
+  encodeLlama2cV0,
+  encodeLlama2cV1,
+  encodeLlama2cV2,
+  writeLlama2cFile,
+} from "../io/llama2c.ts";
 import { loadModel } from "../io/model_file.ts";
 import { parseModelProto } from "../data/sentencepiece_model.ts";
+
+/** Output formats of `export`: llama2.c's versions 0, 1, 2 and a Hugging Face directory. */
+export type ExportFormat = "v0" | "v1" | "v2" | "hf";
 
 /**
  * Exports a model to `out` in `format`; returns a one-line summary.
  *
  * @example
  * ```ts
+ * import { exportModel } from "./export.ts";
+ *
  * console.log(await exportModel("out", "v2", "out/model_q80.bin"));
  * ```
  */
@@ -28,6 +38,10 @@ export async function exportModel(
   const { config, params } = await loadModel(checkpoint);
   const shape = `dim ${config.dim}, ${config.n_layers} layers, vocab ${config.vocab_size}`;
   if (format === "hf") {
+    if (tokenizerModel !== undefined) {
+      const warning = await checkHfTokenizer(tokenizerModel, config.vocab_size);
+      if (warning) console.error(warning);
+    }
     const files = await writeHfModel(out, config, params, { tokenizerModel });
     return `wrote ${out}/ (Hugging Face Llama: ${files.length} files; ${shape})`;
   }
@@ -98,4 +112,33 @@ export async function exportTokenizerBin(model: string, out: string): Promise<st
   const bytes = encodeTokenizerBin(proto);
   await writeLlama2cFile(out, bytes);
   return `wrote ${out} (llama2.c tokenizer, ${proto.pieces.length} tokens, ${bytes.length} bytes)`;
+}
+
+/**
+ * Checks the SentencePiece model an hf export copies against the model's vocabulary: more pieces
+ * than the vocab is an error (the tokenizer would produce ids the embedding does not have); fewer
+ * is a warning (a padded vocab: ids from the tokenizer's size on are never produced by it).
+ *
+ * @param path the tokenizer.model
+ * @param vocab the model's vocab_size
+ * @returns a one-line warning, or null when the sizes match
+ * @throws {Error} (one line) when the file is not a SentencePiece model or has more pieces
+ */
+export async function checkHfTokenizer(path: string, vocab: number): Promise<string | null> {
+  let pieces: number;
+  try {
+    pieces = parseModelProto(await Deno.readFile(path)).pieces.length;
+  } catch (e) {
+    const why = (e as Error).message.split("\n")[0].replace(/^Cannot [^:]*: /, "");
+    throw new Error(`Cannot export: --tokenizer ${path} is not a SentencePiece model (${why})`);
+  }
+  if (pieces === vocab) return null;
+  if (pieces > vocab) {
+    throw new RangeError(
+      `Cannot export: the tokenizer ${path} has ${pieces} pieces but the model's vocab is ` +
+        `${vocab}: it would produce ids the model does not have`,
+    );
+  }
+  return `warning: the tokenizer ${path} has ${pieces} pieces, the model's vocab is ${vocab}: ` +
+    `ids ${pieces}..${vocab - 1} have no piece`;
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type Command, UsageError } from "./args.ts";
+import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
@@ -18,6 +18,48 @@ function _unprintable(b: Uint8Array): boolean {
   if (b.length !== 1) return false;
   const c = b[0];
   return (c < 0x20 && !(c >= 0x09 && c <= 0x0d)) || c === 0x7f;
+}
+
+/**
+ * Checks a tokenizer against the model's vocabulary as llama2.c's run.c would use it: run.c
+ * reads the model's vocab_size pieces from tokenizer.bin, so a smaller tokenizer cannot work
+ * (the model can sample ids it has no piece for) and a larger one decodes with its first
+ * pieces. Ids that would be wrong are an error: a smaller tokenizer, or a prompt that encodes to
+ * an id the model does not have.
+ *
+ * @param path the tokenizer file, for messages
+ * @param pieces the tokenizer's number of pieces
+ * @param vocab the model's vocab_size
+ * @param prompt the encoded prompt
+ * @returns a one-line warning when run.c would proceed with a larger tokenizer, else null
+ * @throws {RangeError} (one line) for a mismatch that gives wrong ids
+ * @example
+ * ```ts
+ * checkSampleVocab("tok512.bin", 512, 512, [1, 403]); // null
+ * ```
+ */
+export function checkSampleVocab(
+  path: string,
+  pieces: number,
+  vocab: number,
+  prompt: readonly number[],
+): string | null {
+  if (pieces === vocab) return null;
+  if (pieces < vocab) {
+    throw new RangeError(
+      `Cannot sample: the tokenizer ${path} has ${pieces} pieces but the model's vocab is ` +
+        `${vocab}: the model can sample ids it has no piece for (run.c cannot load it either)`,
+    );
+  }
+  const bad = prompt.find((id) => id >= vocab);
+  if (bad !== undefined) {
+    throw new RangeError(
+      `Cannot sample: the prompt encodes to id ${bad}, outside the model's vocab of ${vocab}: ` +
+        `the tokenizer ${path} (${pieces} pieces) is not the model's`,
+    );
+  }
+  return `warning: the tokenizer ${path} has ${pieces} pieces but the model's vocab is ${vocab}: ` +
+    `ids decode with its first ${vocab} pieces, as run.c does (is it the model's tokenizer?)`;
 }
 
 /** The `sample` subcommand. */
@@ -69,6 +111,7 @@ export const sampleCommand: Command = {
       default: false,
       help: "print adapter, decode variant, seed, dispatches per token and timing on stderr",
     },
+    "require-gpu": REQUIRE_GPU_FLAG,
   },
   async run(v) {
     const temperature = v.temperature as number, topP = v["top-p"] as number;
@@ -88,19 +131,19 @@ export const sampleCommand: Command = {
       throw new UsageError(`--seed must be an integer in 0..2^32-1, got ${seed}`);
     }
     const { config, params } = await loadModel(v.model as string);
-    let tok: Tokenizer;
-    try {
-      tok = await Tokenizer.load(v.tokenizer as string);
-    } catch (e) {
-      throw new Error(`Cannot load tokenizer ${v.tokenizer}: ${(e as Error).message}`);
-    }
-    if (tok.vocabSize < config.vocab_size) {
-      throw new RangeError(
-        `Cannot sample: the tokenizer has ${tok.vocabSize} pieces, the model ${config.vocab_size}`,
-      );
-    }
+    const tok = await Tokenizer.load(v.tokenizer as string);
     const prompt = tok.encode(v.prompt as string, { bos: true });
-    using gpu = await acquireGpu({ verbose: v.verbose as boolean });
+    const warning = checkSampleVocab(
+      v.tokenizer as string,
+      tok.vocabSize,
+      config.vocab_size,
+      prompt,
+    );
+    if (warning) console.error(warning);
+    using gpu = await acquireGpu({
+      verbose: v.verbose as boolean,
+      requireGpu: requireGpuOption(v),
+    });
     const wanted = v["decode-variant"] as string | undefined;
     const candidates = decodeVariants(gpu, config).map((c) => c.name);
     if (wanted !== undefined && !candidates.includes(wanted)) {

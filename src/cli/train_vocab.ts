@@ -6,7 +6,7 @@
  * @module
  */
 import { type Command, UsageError } from "./args.ts";
-import { trainVocab } from "../data/bpe_trainer.ts";
+import { trainVocab } from "../data/train_vocab.ts";
 
 /** The `train-vocab` subcommand. */
 export const trainVocabCommand: Command = {

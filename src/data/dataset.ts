@@ -16,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Xoshiro128 } from "../train/random.ts";
+import { Xoshiro128 } from "../util/rng.ts";
 
 /** A data split: shard 0 is `val`, the rest `train`. */
 export type Split = "train" | "val";
@@ -230,6 +230,8 @@ function _emptyShard(path: string): _Shard {
  *
  * @example
  * ```ts
+ * import { PretokDataset } from "./dataset.ts";
+ *
  * using ds = PretokDataset.open({ dataDir: "data", vocabSource: "llama2", vocabSize: 32000, seed: 1337 });
  * const B = 8, T = 256;
  * const batch = { x: new Uint32Array(B * T), y: new Int32Array(B * T) };
@@ -334,12 +336,27 @@ export class PretokDataset implements Disposable {
    *   a shard of the split is shorter than T + 1 tokens, or a token id is >= vocab size
    */
   nextBatch(split: Split, B: number, T: number, into: BatchBuffers): void {
+    this.#sample(split, B, T, into);
+  }
+
+  /**
+   * Draws the same B windows {@link PretokDataset.nextBatch} would, without reading them: the
+   * sampler advances exactly as if the batch had been read (data-parallel ranks share one
+   * stream of windows and each reads only its own).
+   *
+   * @throws {RangeError} as {@link PretokDataset.nextBatch}, except for token ids (not read)
+   */
+  skipBatch(split: Split, B: number, T: number): void {
+    this.#sample(split, B, T, null);
+  }
+
+  #sample(split: Split, B: number, T: number, into: BatchBuffers | null): void {
     if (!Number.isSafeInteger(B) || B <= 0 || !Number.isSafeInteger(T) || T <= 0) {
       throw new RangeError(
         `Cannot sample a batch: B (${B}) and T (${T}) must be positive integers`,
       );
     }
-    if (into.x.length < B * T || into.y.length < B * T) {
+    if (into && (into.x.length < B * T || into.y.length < B * T)) {
       throw new RangeError(
         `Cannot sample a batch: x and y need ${
           B * T
@@ -364,6 +381,7 @@ export class PretokDataset implements Disposable {
     for (let b = 0; b < B; b++) {
       const shard = shards[rng.nextInt(shards.length)];
       const start = rng.nextInt(shard.length - T);
+      if (!into) continue;
       shard.read(start, w);
       const o = b * T;
       for (let t = 0; t < T; t++) {

@@ -68,20 +68,53 @@ export interface DownloadResult {
 }
 
 /**
+ * Checks that `url` is an absolute http:// or https:// URL, so a malformed one fails at once
+ * instead of being retried as a network error.
+ *
+ * @param url the URL as the user gave it
+ * @returns `url` unchanged
+ * @throws {TypeError} (one line) for anything else
+ * @example
+ * ```ts
+ * checkHttpUrl("https://example.com/a.tar.gz"); // ok
+ * checkHttpUrl("ftp://example.com/a.tar.gz"); // throws TypeError
+ * ```
+ */
+export function checkHttpUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new TypeError(
+      `Cannot download ${JSON.stringify(url)}: it is not a URL (need http(s)://...)`,
+    );
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new TypeError(
+      `Cannot download ${url}: only http:// and https:// URLs are supported, not ${u.protocol}//`,
+    );
+  }
+  return url;
+}
+
+/**
  * Downloads and extracts the TinyStories tarball in one stream.
  *
  * @param opts see {@link DownloadOptions}
  * @returns what was written and skipped
+ * @throws {TypeError} when the URL is not http(s) (before any connection)
  * @throws {SyntaxError} on a corrupt gzip or tar stream, or an entry path escaping the target
  * @throws {Error} on an HTTP error status, or when the connection keeps failing
  * @example
  * ```ts
+ * import { downloadTinyStories } from "./download.ts";
+ *
  * const r = await downloadTinyStories({ dataDir: "data" });
  * console.log(`${r.written.length} shards in ${r.dir}`);
  * ```
  */
 export async function downloadTinyStories(opts: DownloadOptions = {}): Promise<DownloadResult> {
-  const url = opts.url ?? TINYSTORIES_URL;
+  const url = checkHttpUrl(opts.url ?? TINYSTORIES_URL);
   const dir = join(opts.dataDir ?? "data", TINYSTORIES_DIR);
   const retries = opts.retries ?? 5;
   if (!Number.isInteger(retries) || retries < 0) {

@@ -43,6 +43,8 @@ const S = { Start: 0, Element: 1, End: 2 } as const;
  *
  * @example
  * ```ts
+ * import { JsonArrayStream } from "./json_stream.ts";
+ *
  * const file = await Deno.open("data/TinyStories_all_data/data00.json");
  * for await (const ex of file.readable.pipeThrough(new JsonArrayStream())) {
  *   console.log((ex as { story: string }).story);

@@ -45,7 +45,10 @@ const _PY_STRIP = new RegExp(`^${_PY_SPACE}+|${_PY_SPACE}+$`, "g");
  * @returns `s` without surrounding whitespace
  * @example
  * ```ts
- * pyStrip("\u0085 Once upon a time.\n"); // "Once upon a time."
+ * import assert from "node:assert/strict";
+ * import { pyStrip } from "./pretokenize.ts";
+ *
+ * assert.equal(pyStrip("\u0085 Once upon a time.\n"), "Once upon a time.");
  * ```
  */
 export function pyStrip(s: string): string {
@@ -105,6 +108,9 @@ export async function listShards(dataDir: string): Promise<string[]> {
  * @throws {RangeError} when a token id does not fit in uint16
  * @example
  * ```ts
+ * import { Tokenizer } from "./tokenizer.ts";
+ * import { pretokenizeShard } from "./pretokenize.ts";
+ *
  * const tok = await Tokenizer.load("data/tokenizer.model");
  * await pretokenizeShard("data/TinyStories_all_data/data00.json", "data00.bin", tok);
  * ```
@@ -225,6 +231,8 @@ export interface PretokenizeResult extends ShardStats {
  *   workers are stopped and their partial files removed
  * @example
  * ```ts
+ * import { pretokenize } from "./pretokenize.ts";
+ *
  * const r = await pretokenize({ dataDir: "data", workers: 2 });
  * console.log(`${r.tokens} tokens in ${r.outputs.length} files`);
  * ```

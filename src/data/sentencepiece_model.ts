@@ -11,14 +11,19 @@
  *
  * @example
  * ```ts
- * const model = parseModelProto(await Deno.readFile("tokenizer.model"));
- * model.pieces.length; // 32000
- * model.trainerSpec.byteFallback; // true
- * const bytes = encodeModelProto(model); // same bytes as the file
+ * import assert from "node:assert/strict";
+ * import { encodeModelProto, parseModelProto } from "./sentencepiece_model.ts";
+ *
+ * const file = await Deno.readFile("tokenizer.model"); // Llama 2's
+ * const model = parseModelProto(file);
+ * assert.equal(model.pieces.length, 32000);
+ * assert.equal(model.trainerSpec.byteFallback, true);
+ * assert.deepEqual(encodeModelProto(model), file); // the same bytes as the file
  * ```
  *
  * @module
  */
+import { WireReader, WireWriter } from "./protobuf_wire.ts";
 
 /** `ModelProto.SentencePiece.Type`: how the encoder treats a piece. */
 export enum PieceType {
@@ -362,84 +367,6 @@ function _wireType(kind: _Kind): number {
 
 const _utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-class _Reader {
-  pos: number;
-  constructor(
-    readonly buf: Uint8Array,
-    readonly view: DataView,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  fail(what: string): never {
-    throw new SyntaxError(`Cannot parse ModelProto: ${what} at byte ${this.pos}`);
-  }
-
-  /** Reads a varint as [low 32 bits, high 32 bits]. */
-  varint64(): [number, number] {
-    let lo = 0, hi = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (this.pos >= this.end) this.fail("truncated varint");
-      const b = this.buf[this.pos++];
-      const bits = b & 0x7f;
-      if (shift < 28) lo |= bits << shift;
-      else if (shift === 28) {
-        lo |= (bits & 0x0f) << 28;
-        hi |= bits >>> 4;
-      } else hi |= bits << (shift - 32);
-      if (b < 0x80) return [lo >>> 0, hi >>> 0];
-    }
-    this.fail("varint longer than 10 bytes");
-  }
-
-  uint(): number {
-    const [lo, hi] = this.varint64();
-    if (hi >= 0x200000) this.fail("integer above 2^53");
-    return hi * 0x100000000 + lo;
-  }
-
-  length(): number {
-    const n = this.uint();
-    if (n > this.end - this.pos) this.fail(`length ${n} runs past the end`);
-    return n;
-  }
-
-  skip(wire: number, field: number): void {
-    switch (wire) {
-      case 0:
-        this.varint64();
-        return;
-      case 1:
-        if (this.end - this.pos < 8) this.fail("truncated fixed64");
-        this.pos += 8;
-        return;
-      case 2: {
-        const n = this.length(); // read first: `pos += f()` would use the old pos
-        this.pos += n;
-        return;
-      }
-      case 3:
-        for (;;) {
-          if (this.pos >= this.end) this.fail(`unterminated group ${field}`);
-          const tag = this.uint();
-          if ((tag & 7) === 4) {
-            if (tag >>> 3 !== field) this.fail("mismatched end of group");
-            return;
-          }
-          this.skip(tag & 7, tag >>> 3);
-        }
-      case 5:
-        if (this.end - this.pos < 4) this.fail("truncated fixed32");
-        this.pos += 4;
-        return;
-      default:
-        this.fail(`invalid wire type ${wire}`);
-    }
-  }
-}
-
 const _index = new WeakMap<_Field[], (_Field | undefined)[]>();
 
 function _lookup(schema: _Field[], no: number): _Field | undefined {
@@ -452,7 +379,7 @@ function _lookup(schema: _Field[], no: number): _Field | undefined {
   return idx[no];
 }
 
-function _readMessage(r: _Reader, schema: _Field[]): Record<string, unknown> {
+function _readMessage(r: WireReader, schema: _Field[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const unknown: Uint8Array[] = [];
   while (r.pos < r.end) {
@@ -498,7 +425,7 @@ function _readMessage(r: _Reader, schema: _Field[]): Record<string, unknown> {
             r.pos = s;
             r.fail(`invalid UTF-8 in field ${f.key}`);
           }
-        } else v = _readMessage(new _Reader(r.buf, r.view, s, s + n), f.schema!);
+        } else v = _readMessage(new WireReader(r.buf, r.view, s, s + n), f.schema!);
         break;
       }
     }
@@ -529,8 +456,11 @@ function _concat(parts: Uint8Array[]): Uint8Array {
  * @throws {SyntaxError} on truncated or malformed protobuf, or strings that are not UTF-8
  * @example
  * ```ts
- * const model = parseModelProto(await Deno.readFile("tokenizer.model"));
- * model.pieces[1]; // { piece: "<s>", score: 0, type: PieceType.CONTROL }
+ * import assert from "node:assert/strict";
+ * import { parseModelProto, PieceType } from "./sentencepiece_model.ts";
+ *
+ * const model = parseModelProto(await Deno.readFile("tokenizer.model")); // Llama 2's
+ * assert.deepEqual(model.pieces[1], { piece: "<s>", score: 0, type: PieceType.CONTROL });
  * ```
  */
 export function parseModelProto(bytes: Uint8Array): ModelProto {
@@ -538,7 +468,7 @@ export function parseModelProto(bytes: Uint8Array): ModelProto {
     throw new TypeError("Cannot parse ModelProto: expected a Uint8Array");
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const m = _readMessage(new _Reader(bytes, view, 0, bytes.length), _MODEL);
+  const m = _readMessage(new WireReader(bytes, view, 0, bytes.length), _MODEL);
   const pieces = ((m.pieces ?? []) as Record<string, unknown>[]).map((p) => {
     const sp: SentencePiece = {
       piece: (p.piece as string | undefined) ?? "",
@@ -564,54 +494,6 @@ export function parseModelProto(bytes: Uint8Array): ModelProto {
 
 const _utf8e = new TextEncoder();
 
-class _Writer {
-  buf = new Uint8Array(1024);
-  view = new DataView(this.buf.buffer);
-  pos = 0;
-
-  reserve(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
-    while (cap < this.pos + n) cap *= 2;
-    const b = new Uint8Array(cap);
-    b.set(this.buf.subarray(0, this.pos));
-    this.buf = b;
-    this.view = new DataView(b.buffer);
-  }
-
-  /** Writes a varint of the 64-bit value hi * 2^32 + lo (both unsigned 32-bit). */
-  varint64(lo: number, hi: number): void {
-    this.reserve(10);
-    while (hi !== 0 || lo > 0x7f) {
-      this.buf[this.pos++] = (lo & 0x7f) | 0x80;
-      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-      hi = hi >>> 7;
-    }
-    this.buf[this.pos++] = lo;
-  }
-
-  uint(n: number): void {
-    this.varint64(n >>> 0, Math.floor(n / 0x100000000) >>> 0);
-  }
-
-  bytes(b: Uint8Array): void {
-    this.uint(b.length);
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  raw(b: Uint8Array): void {
-    this.reserve(b.length);
-    this.buf.set(b, this.pos);
-    this.pos += b.length;
-  }
-
-  result(): Uint8Array {
-    return this.buf.slice(0, this.pos);
-  }
-}
-
 function _checkInt(key: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== "number" || !Number.isInteger(v)) {
     throw new TypeError(`Cannot encode ModelProto: ${key} must be an integer, got ${String(v)}`);
@@ -622,7 +504,7 @@ function _checkInt(key: string, v: unknown, lo: number, hi: number): number {
   return v;
 }
 
-function _writeValue(w: _Writer, f: _Field, v: unknown): void {
+function _writeValue(w: WireWriter, f: _Field, v: unknown): void {
   w.uint(f.no * 8 + _wireType(f.kind));
   switch (f.kind) {
     case "int32": {
@@ -665,8 +547,12 @@ function _writeValue(w: _Writer, f: _Field, v: unknown): void {
   }
 }
 
-function _writeMessage(m: Record<string, unknown>, schema: _Field[], into?: _Writer): Uint8Array {
-  const w = into ?? new _Writer();
+function _writeMessage(
+  m: Record<string, unknown>,
+  schema: _Field[],
+  into?: WireWriter,
+): Uint8Array {
+  const w = into ?? new WireWriter();
   for (const f of schema) {
     const v = m[f.key];
     if (v === undefined) continue;
@@ -698,19 +584,23 @@ function _writeMessage(m: Record<string, unknown>, schema: _Field[], into?: _Wri
  * @throws {RangeError} when an integer field is out of its range
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeModelProto, ModelType, parseModelProto, PieceType } from "./sentencepiece_model.ts";
+ *
  * const bytes = encodeModelProto({
  *   pieces: [{ piece: "<unk>", score: 0, type: PieceType.UNKNOWN }],
  *   trainerSpec: { modelType: ModelType.BPE, vocabSize: 1 },
  *   normalizerSpec: { name: "identity" },
  * });
+ * assert.equal(parseModelProto(bytes).pieces[0].piece, "<unk>");
  * ```
  */
 export function encodeModelProto(model: ModelProto): Uint8Array {
   if (model === null || typeof model !== "object" || !Array.isArray(model.pieces)) {
     throw new TypeError("Cannot encode ModelProto: expected an object with a pieces array");
   }
-  const w = new _Writer();
-  const pw = new _Writer();
+  const w = new WireWriter();
+  const pw = new WireWriter();
   for (const p of model.pieces) {
     if (p === null || typeof p !== "object") {
       throw new TypeError("Cannot encode ModelProto: each piece must be an object");

@@ -1,6 +1,6 @@
 /**
  * An exact re-implementation of SentencePiece's BPE encoder and decoder (the Llama 2 tokenizer)
- * plus llama2.c's `tokenizer.bin` format.
+ * that also reads llama2.c's `tokenizer.bin` (the format: src/data/tokenizer_bin.ts).
  *
  * Encoding follows SentencePiece step by step: the normalizer (identity rule: spaces become
  * U+2581, a dummy-prefix space, optional removal of extra whitespace, user-defined symbols
@@ -15,9 +15,12 @@
  *
  * @example
  * ```ts
- * const tok = await Tokenizer.load("tokenizer.model");
- * tok.encode("Hello world"); // [15043, 3186]
- * tok.decode([15043, 3186]); // "Hello world"
+ * import assert from "node:assert/strict";
+ * import { Tokenizer } from "./tokenizer.ts";
+ *
+ * const tok = await Tokenizer.load("tokenizer.model"); // Llama 2's
+ * assert.deepEqual(tok.encode("Hello world"), [15043, 3186]);
+ * assert.equal(tok.decode([15043, 3186]), "Hello world");
  * ```
  *
  * @module
@@ -31,6 +34,8 @@ import {
   type SentencePiece,
   TRAINER_SPEC_DEFAULTS,
 } from "./sentencepiece_model.ts";
+import { SymbolPairHeap } from "./symbol_pair_heap.ts";
+import { packTokenizerBin, readTokenizerBin, tokenBinBytes } from "./tokenizer_bin.ts";
 
 const SPACE = "\u2581";
 const SPACE_CODE = 0x2581;
@@ -39,7 +44,6 @@ const CACHE_MAX_CHUNK = 64;
 const PAIR_CACHE_LIMIT = 1 << 20;
 
 const _utf8 = new TextEncoder();
-const _utf8dFatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const _utf8d = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** Options of {@link Tokenizer.encode}. */
@@ -87,13 +91,25 @@ export class Tokenizer {
   #closed: boolean;
   #charIds = new Int32Array(0x10000).fill(-2);
   #pairs = new Map<number, number>();
-  #heap = new _PairHeap();
+  #heap = new SymbolPairHeap();
   #ids: number[] = [];
   #buf: _Scratch = _scratch(256);
 
   private constructor(model: ModelProto) {
     this.model = model;
     const ts = model.trainerSpec ?? {}, ns = model.normalizerSpec ?? {};
+    if (model.pieces.length === 0) {
+      throw new SyntaxError(
+        "Cannot create tokenizer: the model has no pieces (the file is empty or truncated)",
+      );
+    }
+    if (Object.keys(ts).length === 0) {
+      // SentencePiece always writes trainer_spec after the pieces: a file cut short loses it.
+      throw new SyntaxError(
+        `Cannot create tokenizer: the model ends after ${model.pieces.length} pieces without ` +
+          "its trainer_spec (the file is truncated)",
+      );
+    }
     const type = ts.modelType ?? TRAINER_SPEC_DEFAULTS.modelType;
     if (type !== ModelType.BPE) {
       throw new RangeError(
@@ -110,7 +126,6 @@ export class Tokenizer {
       );
     }
     const n = model.pieces.length;
-    if (n === 0) throw new SyntaxError("Cannot create tokenizer: the model has no pieces");
     this.vocabSize = n;
     this.#pieces = new Array(n);
     this.#types = new Uint8Array(n);
@@ -192,81 +207,39 @@ export class Tokenizer {
   }
 
   /**
-   * A tokenizer from llama2.c's `tokenizer.bin` (int32 max_token_length, then per token a
-   * float32 score, an int32 byte length and the UTF-8 bytes). Types are inferred as
-   * llama2.c's export wrote them: `\n<s>\n` and `\n</s>\n` are the control pieces, `<unk>` the
-   * unknown piece, `<0xNN>` byte pieces, and a space stands for U+2581.
+   * A tokenizer from llama2.c's `tokenizer.bin` (read by {@link readTokenizerBin}, which says
+   * how piece types are inferred). A file without the `<unk>`, `\n<s>\n` and `\n</s>\n` pieces
+   * gets run.c's fixed ids instead: unknown 0, BOS 1, EOS 2.
    *
    * @param bytes the file's bytes
    * @param vocabSize number of tokens to read (default: every token up to the end of the file)
    * @throws {SyntaxError} when the file is truncated or a token is not UTF-8
    */
   static fromLlama2cBin(bytes: Uint8Array, vocabSize?: number): Tokenizer {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const fail = (what: string): never => {
-      throw new SyntaxError(`Cannot read tokenizer.bin: ${what}`);
-    };
-    if (bytes.length < 4) fail("shorter than its 4-byte header");
-    if (vocabSize !== undefined && !(Number.isInteger(vocabSize) && vocabSize > 0)) {
-      throw new RangeError(`Cannot read tokenizer.bin: vocabSize must be > 0, got ${vocabSize}`);
-    }
-    const pieces: SentencePiece[] = [];
-    let pos = 4, unkId = -1, bosId = -1, eosId = -1, hasBytes = false;
-    while (vocabSize === undefined ? pos < bytes.length : pieces.length < vocabSize) {
-      if (pos + 8 > bytes.length) fail(`truncated at token ${pieces.length}`);
-      const score = view.getFloat32(pos, true), len = view.getInt32(pos + 4, true);
-      pos += 8;
-      if (len < 0 || pos + len > bytes.length) fail(`token ${pieces.length} runs past the end`);
-      let s = "";
-      try {
-        s = _utf8dFatal.decode(bytes.subarray(pos, pos + len));
-      } catch {
-        fail(`token ${pieces.length} is not UTF-8`);
-      }
-      pos += len;
-      const id = pieces.length;
-      let type = PieceType.NORMAL;
-      if (s === "\n<s>\n" && bosId < 0) {
-        s = "<s>";
-        type = PieceType.CONTROL;
-        bosId = id;
-      } else if (s === "\n</s>\n" && eosId < 0) {
-        s = "</s>";
-        type = PieceType.CONTROL;
-        eosId = id;
-      } else if (s === "<unk>" && unkId < 0) {
-        type = PieceType.UNKNOWN;
-        unkId = id;
-      } else if (/^<0x[0-9A-F]{2}>$/.test(s)) {
-        type = PieceType.BYTE;
-        hasBytes = true;
-      } else s = s.replaceAll(" ", SPACE);
-      pieces.push({ piece: s, score, type });
-    }
-    return new Tokenizer({
-      pieces,
-      trainerSpec: {
-        modelType: ModelType.BPE,
-        vocabSize: pieces.length,
-        byteFallback: hasBytes,
-        unkId,
-        bosId,
-        eosId,
-        padId: -1,
-      },
-      normalizerSpec: { name: "identity", addDummyPrefix: true, removeExtraWhitespaces: false },
-    });
+    return new Tokenizer(_withRunCIds(readTokenizerBin(bytes, vocabSize)));
   }
 
   /**
    * Loads a SentencePiece `.model` or a llama2.c `.bin` (chosen by extension; other names are
    * sniffed: a `.model` starts with the protobuf tag byte 0x0A).
+   *
+   * @throws {Error} (its class kept: SyntaxError for a malformed file, the OS error when it
+   *   cannot be read) with a one-line message naming `path`
    */
   static async load(path: string): Promise<Tokenizer> {
-    const bytes = await Deno.readFile(path);
-    const isBin = path.endsWith(".bin") ||
-      (!path.endsWith(".model") && bytes.length > 0 && bytes[0] !== 0x0a);
-    return isBin ? Tokenizer.fromLlama2cBin(bytes) : Tokenizer.fromModelProto(bytes);
+    try {
+      const bytes = await Deno.readFile(path);
+      const isBin = path.endsWith(".bin") ||
+        (!path.endsWith(".model") && bytes.length > 0 && bytes[0] !== 0x0a);
+      return isBin ? Tokenizer.fromLlama2cBin(bytes) : Tokenizer.fromModelProto(bytes);
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      let why = e.message.split("\n")[0].replace(/^Cannot [^:]*: /, "");
+      if (e instanceof Deno.errors.NotFound) why = "it does not exist";
+      else if (e instanceof Deno.errors.IsADirectory) why = "it is a directory";
+      e.message = `Cannot load tokenizer ${path}: ${why}`;
+      throw e;
+    }
   }
 
   /** The piece text of an id (spaces as U+2581). */
@@ -295,7 +268,11 @@ export class Tokenizer {
    * @throws {TypeError} when `text` is not a string
    * @example
    * ```ts
-   * tok.encode("Hello world", { bos: true }); // [1, 15043, 3186]
+   * import assert from "node:assert/strict";
+   * import { Tokenizer } from "./tokenizer.ts";
+   *
+   * const tok = await Tokenizer.load("tokenizer.model"); // Llama 2's
+   * assert.deepEqual(tok.encode("Hello world", { bos: true }), [1, 15043, 3186]);
    * ```
    */
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -324,7 +301,11 @@ export class Tokenizer {
    *
    * @example
    * ```ts
-   * tok.normalize("a  b"); // "▁a▁▁b"
+   * import assert from "node:assert/strict";
+   * import { Tokenizer } from "./tokenizer.ts";
+   *
+   * const tok = await Tokenizer.load("tokenizer.model"); // Llama 2's
+   * assert.equal(tok.normalize("a  b"), "▁a▁▁b");
    * ```
    */
   normalize(text: string): string {
@@ -435,27 +416,11 @@ export class Tokenizer {
   }
 
   /**
-   * llama2.c's `tokenizer.bin`, byte-identical to its `tokenizer.py` export of the same model:
-   * int32 max_token_length, then per token float32 score, int32 length, UTF-8 bytes.
+   * llama2.c's `tokenizer.bin`, byte-identical to its `tokenizer.py` export of the same model
+   * (the format: src/data/tokenizer_bin.ts).
    */
   toLlama2cBin(): Uint8Array {
-    const toks = this.#binTokens();
-    let total = 4, maxLen = 0;
-    for (const t of toks) {
-      total += 8 + t.length;
-      if (t.length > maxLen) maxLen = t.length;
-    }
-    const out = new Uint8Array(total);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, maxLen, true);
-    let pos = 4;
-    for (let i = 0; i < toks.length; i++) {
-      view.setFloat32(pos, this.#scores[i], true);
-      view.setUint32(pos + 4, toks[i].length, true);
-      out.set(toks[i], pos + 8);
-      pos += 8 + toks[i].length;
-    }
-    return out;
+    return packTokenizerBin(this.#binTokens(), this.#scores);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -467,13 +432,7 @@ export class Tokenizer {
   }
 
   #binTokens(): Uint8Array[] {
-    if (this.#bin) return this.#bin;
-    this.#bin = this.#pieces.map((p, i) => {
-      let t = p;
-      if (i === this.bosId) t = "\n<s>\n";
-      else if (i === this.eosId) t = "\n</s>\n";
-      return _utf8.encode(t.replaceAll(SPACE, " "));
-    });
+    this.#bin ??= tokenBinBytes(this.#pieces, this.bosId, this.eosId);
     return this.#bin;
   }
 
@@ -729,79 +688,31 @@ function _decodeBytes(b: number[]): string {
   return s;
 }
 
-/** A binary max-heap of symbol pairs: higher score first, then smaller left index. */
-class _PairHeap {
-  score = new Float64Array(64);
-  left = new Int32Array(64);
-  right = new Int32Array(64);
-  sz = new Int32Array(64);
-  id = new Int32Array(64);
-  size = 0;
-
-  #less(a: number, b: number): boolean {
-    // true when entry a has lower priority than entry b
-    const sa = this.score[a], sb = this.score[b];
-    return sa < sb || (sa === sb && this.left[a] > this.left[b]);
-  }
-
-  #swap(a: number, b: number): void {
-    let t = this.score[a];
-    this.score[a] = this.score[b];
-    this.score[b] = t;
-    t = this.left[a];
-    this.left[a] = this.left[b];
-    this.left[b] = t;
-    t = this.right[a];
-    this.right[a] = this.right[b];
-    this.right[b] = t;
-    t = this.sz[a];
-    this.sz[a] = this.sz[b];
-    this.sz[b] = t;
-    t = this.id[a];
-    this.id[a] = this.id[b];
-    this.id[b] = t;
-  }
-
-  push(score: number, left: number, right: number, size: number, id: number): void {
-    if (this.size === this.score.length) {
-      const grow = <T extends Float64Array | Int32Array>(a: T): T => {
-        const b = new (a.constructor as { new (n: number): T })(a.length * 2);
-        b.set(a);
-        return b;
-      };
-      this.score = grow(this.score);
-      this.left = grow(this.left);
-      this.right = grow(this.right);
-      this.sz = grow(this.sz);
-      this.id = grow(this.id);
-    }
-    let i = this.size++;
-    this.score[i] = score;
-    this.left[i] = left;
-    this.right[i] = right;
-    this.sz[i] = size;
-    this.id[i] = id;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#less(p, i)) break;
-      this.#swap(p, i);
-      i = p;
-    }
-  }
-
-  pop(): void {
-    const last = --this.size;
-    if (last === 0) return;
-    this.#swap(0, last);
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1, r = l + 1;
-      let m = i;
-      if (l < last && this.#less(m, l)) m = l;
-      if (r < last && this.#less(m, r)) m = r;
-      if (m === i) break;
-      this.#swap(i, m);
-      i = m;
-    }
-  }
+/**
+ * run.c assumes `<unk>` = 0, BOS = 1, EOS = 2 whatever the pieces say: a tokenizer.bin without
+ * the control pieces gets those ids (as long as they are ordinary pieces).
+ */
+function _withRunCIds(model: ModelProto): ModelProto {
+  const ts = model.trainerSpec;
+  const pieces = model.pieces;
+  const assume = (id: number | undefined, at: number, type: PieceType): number => {
+    if (id !== undefined && id >= 0) return id;
+    if (at >= pieces.length || pieces[at].type !== PieceType.NORMAL) return -1;
+    pieces[at] = { ...pieces[at], type };
+    return at;
+  };
+  const bosId = assume(ts.bosId, 1, PieceType.CONTROL);
+  const eosId = assume(ts.eosId, 2, PieceType.CONTROL);
+  const unkId = assume(ts.unkId, 0, PieceType.UNKNOWN);
+  return {
+    ...model,
+    trainerSpec: {
+      ...ts,
+      unkId,
+      bosId,
+      eosId,
+      ...(bosId >= 0 ? { bosPiece: pieces[bosId].piece } : {}),
+      ...(eosId >= 0 ? { eosPiece: pieces[eosId].piece } : {}),
+    },
+  };
 }

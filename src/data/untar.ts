@@ -38,6 +38,8 @@ const _decoder = new TextDecoder();
  *
  * @example
  * ```ts
+ * import { UntarStream } from "./untar.ts";
+ *
  * const res = await fetch("https://example.com/a.tar.gz");
  * const events = res.body!.pipeThrough(new DecompressionStream("gzip")).pipeThrough(new UntarStream());
  * for await (const ev of events) if (ev.kind === "header") console.log(ev.header.name);
@@ -67,8 +69,11 @@ export class UntarStream extends TransformStream<Uint8Array, TarEvent> {
  * @throws {SyntaxError} for an absolute path, a `..` segment, a backslash or a NUL byte
  * @example
  * ```ts
- * safeEntryPath("./data00.json"); // "data00.json"
- * safeEntryPath("../x"); // throws SyntaxError
+ * import assert from "node:assert/strict";
+ * import { safeEntryPath } from "./untar.ts";
+ *
+ * assert.equal(safeEntryPath("./data00.json"), "data00.json");
+ * assert.throws(() => safeEntryPath("../x"), SyntaxError);
  * ```
  */
 export function safeEntryPath(name: string): string {

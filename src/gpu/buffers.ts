@@ -22,8 +22,14 @@ export function roundUp(n: number, m: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { acquireGpu } from "./device.ts";
+ * import { BufferPool, readF32 } from "./buffers.ts";
+ *
+ * using gpu = await acquireGpu();
  * using pool = new BufferPool(gpu);
- * const x = pool.create("x", 4 * 1024);
+ * const x = pool.upload("x", new Float32Array([1, 2, 3, 4]));
+ * assert.deepEqual(await readF32(gpu, x, 0, 4), new Float32Array([1, 2, 3, 4]));
  * ```
  */
 export class BufferPool implements Disposable {

@@ -45,7 +45,20 @@ export interface Kernel {
  * @throws {SyntaxError} when `Params` has a field that is not a 4-byte scalar
  * @example
  * ```ts
- * const k = defineKernel("residual_forward", "struct Params { N: u32 } @group(0) @binding(0) var<uniform> p: Params; ...");
+ * import assert from "node:assert/strict";
+ * import { defineKernel } from "./kernel.ts";
+ *
+ * const k = defineKernel("scale", `
+ *   struct Params { N: u32, s: f32 }
+ *   @group(0) @binding(0) var<uniform> p: Params;
+ *   @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+ *   override WG: u32 = 64;
+ *   @compute @workgroup_size(WG) fn main(@builtin(global_invocation_id) g: vec3u) {
+ *     if (g.x < p.N) { out[g.x] *= p.s; }
+ *   }`);
+ * assert.deepEqual(k.params, [{ name: "N", type: "u32" }, { name: "s", type: "f32" }]);
+ * assert.deepEqual(k.bindings.get("out"), { name: "out", index: 1, kind: "read_write" });
+ * assert.ok(k.overrides.has("WG"));
  * ```
  */
 export function defineKernel(name: string, code: string): Kernel {

@@ -39,6 +39,15 @@ type Op =
     size: number;
   };
 
+/**
+ * Per-dispatch timing for {@link Plan.encode}: each dispatch then gets its own compute pass,
+ * whose timestamps go where this says (see `src/gpu/profile.ts`).
+ */
+export interface DispatchTiming {
+  /** Where the pass of the next dispatch, labelled `label`, writes its timestamps. */
+  timestampWrites(label: string): GPUComputePassTimestampWrites;
+}
+
 /** Largest workgroup count per dimension WebGPU guarantees. */
 export const MAX_WORKGROUPS_PER_DIM = 65535;
 
@@ -57,10 +66,28 @@ export function grid(n: number): [number, number, number] {
  *
  * @example
  * ```ts
- * const plan = new Plan(gpu, "forward");
- * residualForward(plan, { out, inp1, inp2 }, { N: 1024 });
+ * import assert from "node:assert/strict";
+ * import { acquireGpu } from "./device.ts";
+ * import { BufferPool, readF32 } from "./buffers.ts";
+ * import { defineKernel } from "./kernel.ts";
+ * import { Plan } from "./plan.ts";
+ *
+ * const twice = defineKernel("twice", `
+ *   struct Params { N: u32 }
+ *   @group(0) @binding(0) var<uniform> p: Params;
+ *   @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+ *   @group(0) @binding(2) var<storage, read> inp: array<f32>;
+ *   @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+ *     if (g.x < p.N) { out[g.x] = 2.0 * inp[g.x]; }
+ *   }`);
+ * using gpu = await acquireGpu();
+ * using pool = new BufferPool(gpu);
+ * const inp = pool.upload("inp", new Float32Array([1, 2, 3])), out = pool.create("out", 12);
+ * using plan = new Plan(gpu, "forward");
+ * plan.dispatch(twice, { out, inp }, { N: 3 }, [1]);
  * await plan.check();
  * plan.submit();
+ * assert.deepEqual(await readF32(gpu, out, 0, 3), new Float32Array([2, 4, 6]));
  * ```
  */
 export class Plan implements Disposable {
@@ -83,9 +110,14 @@ export class Plan implements Disposable {
     this.#align = gpu.limits.minUniformBufferOffsetAlignment;
   }
 
-  /** Number of recorded operations. */
+  /** Number of recorded operations (dispatches, clears and copies). */
   get length(): number {
     return this.#ops.length;
+  }
+
+  /** Number of recorded compute dispatches. */
+  get dispatches(): number {
+    return this.#ops.reduce((n, op) => n + (op.kind === "dispatch" ? 1 : 0), 0);
   }
 
   /**
@@ -181,11 +213,30 @@ export class Plan implements Disposable {
     await Promise.all(p);
   }
 
-  /** Replays the plan into `encoder` (uploading changed uniforms first). */
-  encode(encoder: GPUCommandEncoder): void {
+  /**
+   * Replays the plan into `encoder` (uploading changed uniforms first).
+   *
+   * @param encoder the command encoder
+   * @param timing when given, each dispatch runs in its own timed compute pass (same results,
+   *   for profiling); otherwise consecutive dispatches share one pass
+   */
+  encode(encoder: GPUCommandEncoder, timing?: DispatchTiming): void {
     this.#upload();
     let pass: GPUComputePassEncoder | null = null;
     for (const op of this.#ops) {
+      if (op.kind === "dispatch" && timing) {
+        const timed = encoder.beginComputePass({
+          label: op.label,
+          timestampWrites: timing.timestampWrites(op.label),
+        });
+        timed.setPipeline(op.pipeline);
+        timed.setBindGroup(0, op.group);
+        if (op.wg[0] > 0 && op.wg[1] > 0 && op.wg[2] > 0) {
+          timed.dispatchWorkgroups(op.wg[0], op.wg[1], op.wg[2]);
+        }
+        timed.end();
+        continue;
+      }
       if (op.kind === "dispatch") {
         pass ??= encoder.beginComputePass({ label: this.label });
         pass.setPipeline(op.pipeline);

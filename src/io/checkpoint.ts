@@ -2,54 +2,88 @@
  * Training checkpoints: everything a run needs to resume exactly, in two files plus the model
  * in llama2.c's format:
  *
- * - `out_dir/ckpt.safetensors`: float32 tensors, unpadded, readable by any safetensors reader:
- *   the parameters as `model.<name>` (per-layer tensors one per layer, e.g.
+ * - `out_dir/ckpt-<generation>.safetensors`: float32 tensors, unpadded, readable by any
+ *   safetensors reader: the parameters as `model.<name>` (per-layer tensors one per layer, e.g.
  *   `model.layers.3.wq` of shape [C, C]; `model.tok_embeddings`, `model.rms_final`, and
  *   `model.wcls` when the classifier is not tied), and AdamW's moments under the same names
  *   with `adam_m.` and `adam_v.` in place of `model.`.
  * - `out_dir/ckpt.json`: format version, model config, training settings, step, best val loss,
- *   the batch sampler's generator state, and the size and SHA-256 of the safetensors file.
+ *   the batch sampler's generator state, and the name, size and SHA-256 of the tensors file.
  * - `out_dir/model.bin`: llama2.c legacy v0 (as train.py's `model_export(..., version=0)`).
  *
- * Each file is written to a temporary file, fsynced and renamed; the JSON goes last, and loading
- * checks the tensors file against the size and hash it records, so an interrupted save is
- * detected instead of resuming from a mismatched pair.
+ * A crash at any instant of a save leaves a complete, resumable pair: each save writes its
+ * tensors under a new generation name (never over the file the current ckpt.json names), then
+ * renames ckpt.json into place (the one switch from the previous pair to the new one), then
+ * model.bin, and only then removes the previous generation's tensors. Every file is written to a
+ * temporary file, fsynced and renamed, and the directory is fsynced after each switch. Loading
+ * checks the tensors against the size and hash ckpt.json records. Out dirs written before
+ * generations (`ckpt.safetensors` + `ckpt.json`) load as they are; their next save moves them to
+ * generation names. Non-finite weights are never saved and never loaded.
+ *
+ * The checkpoint takes plain data: the run's settings are any JSON object (the trainer stores
+ * its `TrainConfig` and passes `validateTrainConfig` to {@link loadCheckpoint} to check them),
+ * and the sampler state is the generators' four-word states.
  *
  * @module
  */
 import { join } from "node:path";
-import type { DatasetRngState } from "../data/dataset.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
-import { type TensorEntry, type TensorTable, tensorTable } from "../model/tensors.ts";
-import { type TrainConfig, validateTrainConfig } from "../train/config.ts";
-import { Xoshiro128 } from "../train/random.ts";
+import {
+  firstNonFinite,
+  type TensorEntry,
+  type TensorTable,
+  tensorTable,
+} from "../model/tensors.ts";
+import { Xoshiro128 } from "../util/rng.ts";
 import { encodeLlama2cV0, writeLlama2cFile } from "./llama2c.ts";
 import { encodeSafetensors, readSafetensors, type SafeTensorInput } from "./safetensors.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import {
+  LEGACY_TENSORS_FILE,
+  nextGeneration,
+  removeStaleCheckpointFiles,
+  tensorsFileGeneration,
+  tensorsFileName,
+} from "./ckpt_files.ts";
 
 /** `format` field of ckpt.json. */
 export const CHECKPOINT_FORMAT = "babyllama-checkpoint";
 /** `version` field of ckpt.json this code writes and reads. */
 export const CHECKPOINT_VERSION = 1;
-/** File names inside out_dir. */
+/**
+ * File names inside out_dir. The tensors file of a save is `ckpt-<generation>.safetensors`
+ * ({@link tensorsFileName}); `tensors` is the name out dirs written before generations use.
+ */
 export const CHECKPOINT_FILES = {
-  tensors: "ckpt.safetensors",
+  tensors: LEGACY_TENSORS_FILE,
   json: "ckpt.json",
   modelBin: "model.bin",
 } as const;
 
-/** Everything saved in a checkpoint. Flat arrays use the {@link tensorTable} layout. */
-export interface CheckpointState {
+/** The batch sampler's generator states (`Xoshiro128.state()` of each split). */
+export interface CheckpointRngState {
+  /** State of the training split's generator: four uint32 numbers. */
+  train: number[];
+  /** State of the validation split's generator: four uint32 numbers. */
+  val: number[];
+}
+
+/**
+ * Everything saved in a checkpoint. Flat arrays use the {@link tensorTable} layout.
+ *
+ * @typeParam T the run's settings, saved as JSON (the trainer's `TrainConfig`)
+ */
+export interface CheckpointState<T extends object = Record<string, unknown>> {
   /** The model's shape. */
   config: ModelConfig;
-  /** The run's settings. */
-  trainConfig: TrainConfig;
+  /** The run's settings (a JSON object). */
+  trainConfig: T;
   /** Optimizer steps done (train.py's iter_num). */
   iter: number;
   /** Best validation loss so far (Infinity before the first eval). */
   bestValLoss: number;
   /** The batch sampler's generator state. */
-  rngState: DatasetRngState;
+  rngState: CheckpointRngState;
   /** Parameters, flat. */
   params: Float32Array;
   /** AdamW first moment, flat. */
@@ -59,7 +93,12 @@ export interface CheckpointState {
 }
 
 /** What {@link loadCheckpoint} returns: the state with arrays it owns. */
-export interface LoadedCheckpoint extends CheckpointState {
+export interface LoadedCheckpoint<T extends object = Record<string, unknown>>
+  extends CheckpointState<T> {
+  /** The tensors file ckpt.json names (`ckpt-000003.safetensors`, or `ckpt.safetensors`). */
+  tensorsFile: string;
+  /** Its generation (0 for `ckpt.safetensors`). */
+  generation: number;
   /** Parameters, flat (padding zero). */
   params: Float32Array<ArrayBuffer>;
   /** AdamW first moment, flat. */
@@ -74,6 +113,25 @@ export interface SaveOptions {
   modelBin?: boolean;
 }
 
+/** What {@link saveCheckpoint} wrote. */
+export interface SaveResult {
+  /** The new tensors file. */
+  tensorsFile: string;
+  /** Its generation. */
+  generation: number;
+  /** Files of earlier generations (and dead temporary files) removed after the switch. */
+  removed: string[];
+}
+
+/** Options of {@link loadCheckpoint}. */
+export interface LoadOptions<T extends object> {
+  /**
+   * Checks and types the saved settings (the trainer passes `validateTrainConfig`); what it
+   * throws becomes the one-line `train_config: ...` error. Without it any JSON object is taken.
+   */
+  trainConfig?: (raw: Record<string, unknown>) => T;
+}
+
 /** The three tensor groups and their name prefixes. */
 const _GROUPS = [["params", "model"], ["adamM", "adam_m"], ["adamV", "adam_v"]] as const;
 
@@ -86,7 +144,7 @@ export function checkpointTensorNames(e: TensorEntry): string[] {
   return Array.from({ length: e.layers }, (_, l) => `layers.${l}.${e.name}`);
 }
 
-function _checkArrays(table: TensorTable, s: CheckpointState): void {
+function _checkArrays(table: TensorTable, s: CheckpointState<object>): void {
   for (const [key] of _GROUPS) {
     const a = s[key];
     if (!(a instanceof Float32Array) || a.length !== table.size) {
@@ -121,7 +179,7 @@ async function _syncDir(dir: string): Promise<void> {
  *
  * @throws {TypeError} when an array does not have the tensor table's size
  */
-export function encodeCheckpointTensors(s: CheckpointState): Uint8Array<ArrayBuffer> {
+export function encodeCheckpointTensors(s: CheckpointState<object>): Uint8Array<ArrayBuffer> {
   const table = tensorTable(s.config);
   _checkArrays(table, s);
   const tensors: Record<string, SafeTensorInput> = {};
@@ -142,43 +200,77 @@ export function encodeCheckpointTensors(s: CheckpointState): Uint8Array<ArrayBuf
 }
 
 /**
- * Saves a checkpoint to `outDir` (created if needed): ckpt.safetensors, then ckpt.json, then
- * model.bin, each atomically (temp file, fsync, rename).
+ * Saves a checkpoint to `outDir` (created if needed) so that a crash at any instant leaves
+ * either the previous complete checkpoint or the new one: the tensors under a new generation
+ * name, then ckpt.json (the switch), then model.bin, each atomically (temp file, fsync, rename,
+ * directory fsync); then the previous generation's tensors are removed.
  *
+ * @returns the new tensors file, its generation and the files removed
  * @throws {TypeError} when an array does not match the config's tensor table
+ * @throws {RangeError} when a parameter or moment is NaN or infinite (nothing is written)
  * @example
  * ```ts
- * await saveCheckpoint("out", { config, trainConfig, iter: 2000, bestValLoss: 2.1,
- *   rngState: dataset.rngState(), params, adamM, adamV });
+ * import { modelConfig } from "../model/config.ts";
+ * import { tensorTable } from "../model/tensors.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ *
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * const n = tensorTable(config).size;
+ * const [params, adamM, adamV] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+ * const rngState = { train: [1, 2, 3, 4], val: [5, 6, 7, 8] }; // PretokDataset.rngState()
+ * await saveCheckpoint("out", {
+ *   config,
+ *   trainConfig: { batch_size: 8 }, // the run's settings: any JSON object
+ *   iter: 2000,
+ *   bestValLoss: 2.1,
+ *   rngState,
+ *   params,
+ *   adamM,
+ *   adamV,
+ * });
  * ```
  */
 export async function saveCheckpoint(
   outDir: string,
-  s: CheckpointState,
+  s: CheckpointState<object>,
   opts: SaveOptions = {},
-): Promise<void> {
+): Promise<SaveResult> {
   if (!Number.isSafeInteger(s.iter) || s.iter < 0) {
     throw new RangeError(`Cannot save checkpoint: iter must be an integer >= 0, got ${s.iter}`);
   }
   const bytes = encodeCheckpointTensors(s);
+  const table = tensorTable(s.config);
+  for (const [key, prefix] of _GROUPS) {
+    const bad = firstNonFinite(table, s[key]);
+    if (bad) {
+      throw new RangeError(
+        `Cannot save checkpoint at iter ${s.iter}: tensor ${prefix}.${bad.tensor} holds ` +
+          `${bad.value} at element ${bad.index}; the checkpoint in ${outDir} is left as it was`,
+      );
+    }
+  }
   await Deno.mkdir(outDir, { recursive: true });
+  const generation = await nextGeneration(outDir);
+  const tensorsFile = tensorsFileName(generation);
   const json = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
+    generation,
     iter: s.iter,
     best_val_loss: Number.isFinite(s.bestValLoss) ? s.bestValLoss : null,
     model_config: s.config,
     train_config: s.trainConfig,
     rng_state: { train: [...s.rngState.train], val: [...s.rngState.val] },
     tensors: {
-      file: CHECKPOINT_FILES.tensors,
+      file: tensorsFile,
       bytes: bytes.length,
       sha256: await _sha256(bytes),
     },
     saved_at: new Date().toISOString(),
   };
-  await writeFileAtomic(join(outDir, CHECKPOINT_FILES.tensors), bytes);
+  await writeFileAtomic(join(outDir, tensorsFile), bytes);
   await _syncDir(outDir);
+  // The switch: until this rename lands, ckpt.json names the previous generation's tensors.
   await writeFileAtomic(
     join(outDir, CHECKPOINT_FILES.json),
     new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"),
@@ -190,6 +282,8 @@ export async function saveCheckpoint(
       encodeLlama2cV0(s.config, s.params),
     );
   }
+  const removed = await removeStaleCheckpointFiles(outDir, tensorsFile);
+  return { tensorsFile, generation, removed };
 }
 
 function _bad(dir: string, what: string): never {
@@ -203,17 +297,24 @@ function _firstLine(e: unknown): string {
 /**
  * Loads and validates a checkpoint saved by {@link saveCheckpoint}.
  *
+ * @param outDir the run's directory
+ * @param opts `trainConfig`: the validator of the saved settings (default: any JSON object)
  * @throws {Error} when `outDir` has no ckpt.json
  * @throws {SyntaxError} (one line) for a malformed or mismatched checkpoint: unknown format or
  *   version, bad config or settings, a tensors file whose size or SHA-256 differs from what
  *   ckpt.json records (an interrupted save), missing, extra or misshapen tensors
  * @example
  * ```ts
- * const ckpt = await loadCheckpoint("out");
- * dataset.setRngState(ckpt.rngState);
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ *
+ * const ckpt = await loadCheckpoint("out"); // the trainer also passes validateTrainConfig
+ * console.log(ckpt.iter, ckpt.bestValLoss, ckpt.trainConfig);
  * ```
  */
-export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint<T extends object = Record<string, unknown>>(
+  outDir: string,
+  opts: LoadOptions<T> = {},
+): Promise<LoadedCheckpoint<T>> {
   const jsonPath = join(outDir, CHECKPOINT_FILES.json);
   let text: string;
   try {
@@ -246,18 +347,23 @@ export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> 
   if (bvl !== null && typeof bvl !== "number") {
     _bad(outDir, `best_val_loss ${JSON.stringify(bvl)} is not a number`);
   }
-  let config: ModelConfig, trainConfig: TrainConfig;
+  let config: ModelConfig, trainConfig: T;
   try {
     config = modelConfig(j.model_config as Partial<ModelConfig>);
   } catch (e) {
     _bad(outDir, `model_config: ${_firstLine(e)}`);
   }
+  const tc = j.train_config;
+  if (tc === null || typeof tc !== "object" || Array.isArray(tc)) {
+    _bad(outDir, `train_config: ${JSON.stringify(tc)} is not a JSON object`);
+  }
   try {
-    trainConfig = validateTrainConfig(j.train_config as Record<string, unknown>);
+    const raw = tc as Record<string, unknown>;
+    trainConfig = opts.trainConfig ? opts.trainConfig(raw) : raw as T;
   } catch (e) {
     _bad(outDir, `train_config: ${_firstLine(e)}`);
   }
-  const rs = j.rng_state as DatasetRngState;
+  const rs = j.rng_state as CheckpointRngState;
   try {
     Xoshiro128.fromState(rs?.train);
     Xoshiro128.fromState(rs?.val);
@@ -265,22 +371,24 @@ export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> 
     _bad(outDir, `rng_state: ${_firstLine(e)}`);
   }
   const meta = j.tensors as { file?: unknown; bytes?: unknown; sha256?: unknown } | undefined;
-  if (meta?.file !== CHECKPOINT_FILES.tensors || typeof meta.sha256 !== "string") {
-    _bad(outDir, `${CHECKPOINT_FILES.json} does not describe ${CHECKPOINT_FILES.tensors}`);
+  const tensorsFile = typeof meta?.file === "string" ? meta.file : "";
+  const generation = tensorsFileGeneration(tensorsFile);
+  if (generation === null || typeof meta?.sha256 !== "string") {
+    _bad(outDir, `${CHECKPOINT_FILES.json} does not describe a ckpt-N.safetensors tensors file`);
   }
-  const tensorsPath = join(outDir, CHECKPOINT_FILES.tensors);
+  const tensorsPath = join(outDir, tensorsFile);
   let bytes: Uint8Array<ArrayBuffer>;
   try {
     bytes = await Deno.readFile(tensorsPath);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) _bad(outDir, `${CHECKPOINT_FILES.tensors} is missing`);
+    if (e instanceof Deno.errors.NotFound) _bad(outDir, `${tensorsFile} is missing`);
     throw e;
   }
   if (bytes.length !== meta.bytes || (await _sha256(bytes)) !== meta.sha256) {
     _bad(
       outDir,
-      `${CHECKPOINT_FILES.tensors} (${bytes.length} bytes) does not match ${CHECKPOINT_FILES.json}` +
-        ` (${meta.bytes} bytes, iter ${iter}); a save was interrupted or the files were mixed`,
+      `${tensorsFile} (${bytes.length} bytes) does not match ${CHECKPOINT_FILES.json}` +
+        ` (${meta.bytes} bytes, iter ${iter}); the file was changed or the files were mixed`,
     );
   }
   let file;
@@ -323,7 +431,19 @@ export async function loadCheckpoint(outDir: string): Promise<LoadedCheckpoint> 
   for (const name of file.tensors.keys()) {
     if (!expected.has(name)) _bad(outDir, `unexpected tensor ${name} for this model config`);
   }
+  for (const [key, prefix] of _GROUPS) {
+    const bad = firstNonFinite(table, out[key]);
+    if (bad) {
+      _bad(
+        outDir,
+        `tensor ${prefix}.${bad.tensor} holds ${bad.value} at element ${bad.index} (iter ${iter}); ` +
+          "a diverged run saved it: use an earlier checkpoint",
+      );
+    }
+  }
   return {
+    tensorsFile,
+    generation,
     config,
     trainConfig,
     iter,

@@ -153,6 +153,10 @@ export interface HfExportOptions {
  * @returns the paths written
  * @example
  * ```ts
+ * import { readLlama2cFile } from "./llama2c.ts";
+ * import { writeHfModel } from "./hf.ts";
+ *
+ * const { config, params } = await readLlama2cFile("stories260K.bin");
  * await writeHfModel("out/hf", config, params, { tokenizerModel: "data/tokenizer.model" });
  * // python: AutoModelForCausalLM.from_pretrained("out/hf")
  * ```

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import type { ModelConfig } from "../model/config.ts";
+import { firstNonFinite, tensorTable } from "../model/tensors.ts";
 import { loadCheckpoint } from "./checkpoint.ts";
 import { readLlama2cFile } from "./llama2c.ts";
 
@@ -16,9 +17,13 @@ import { readLlama2cFile } from "./llama2c.ts";
  * @returns the config and the parameters in the tensor-table layout
  * @throws {Error} when the path does not exist or a directory has no ckpt.json
  * @throws {SyntaxError} for a malformed file
+ * @throws {RangeError} when a weight is NaN or infinite (naming the tensor)
  * @example
  * ```ts
+ * import { loadModel } from "./model_file.ts";
+ *
  * const { config, params } = await loadModel("out"); // or "stories260K.bin"
+ * console.log(config.dim, params.length);
  * ```
  */
 export async function loadModel(
@@ -45,5 +50,12 @@ export async function loadModel(
     return { config, params };
   }
   const { config, params } = await readLlama2cFile(path);
+  const bad = firstNonFinite(tensorTable(config), params);
+  if (bad) {
+    throw new RangeError(
+      `Cannot load model ${path}: tensor ${bad.tensor} holds ${bad.value} at element ` +
+        `${bad.index} (the run that wrote it diverged)`,
+    );
+  }
   return { config, params: params as Float32Array<ArrayBuffer> };
 }

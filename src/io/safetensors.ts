@@ -8,9 +8,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, readSafetensors, tensorF32 } from "./safetensors.ts";
+ *
  * const bytes = encodeSafetensors({ w: { dtype: "F32", shape: [2, 2], data: new Float32Array(4) } });
  * const { tensors } = readSafetensors(bytes);
- * tensorF32(tensors.get("w")!); // Float32Array(4)
+ * assert.deepEqual(tensorF32(tensors.get("w")!), new Float32Array(4));
  * ```
  *
  * @module
@@ -107,7 +110,10 @@ function _isDtype(s: unknown): s is SafeDtype {
  *   or data of the wrong total length
  * @example
  * ```ts
+ * import { readSafetensors } from "./safetensors.ts";
+ *
  * const { tensors, metadata } = readSafetensors(await Deno.readFile("model.safetensors"));
+ * console.log([...tensors.keys()], metadata);
  * ```
  */
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
@@ -212,10 +218,14 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
  *   the shape, a name `__metadata__`, or a non-string metadata value
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, readSafetensors } from "./safetensors.ts";
+ *
  * const bytes = encodeSafetensors(
  *   { tokens: { dtype: "I32", shape: [2, 3], data: new Int32Array(6) } },
  *   { note: "example" },
  * );
+ * assert.deepEqual(readSafetensors(bytes).metadata, { note: "example" });
  * ```
  */
 export function encodeSafetensors(
@@ -292,6 +302,9 @@ export function encodeSafetensors(
  * @param metadata optional string metadata
  * @example
  * ```ts
+ * import { writeSafetensorsFile } from "./safetensors.ts";
+ *
+ * const g = new Float32Array([0.5, -1, 2]);
  * await writeSafetensorsFile("grads.safetensors", { g: { dtype: "F32", shape: [3], data: g } });
  * ```
  */
@@ -310,7 +323,10 @@ export async function writeSafetensorsFile(
  * @throws {SyntaxError} for a malformed file (the message names the file)
  * @example
  * ```ts
+ * import { readSafetensorsFile } from "./safetensors.ts";
+ *
  * const { tensors } = await readSafetensorsFile("tests/fixtures/model_tiny.safetensors");
+ * console.log([...tensors.keys()]);
  * ```
  */
 export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
@@ -338,7 +354,14 @@ function _f16(h: number): number {
  * @throws {TypeError} for an integer or boolean dtype
  * @example
  * ```ts
- * const logits = tensorF32(tensors.get("logits")!);
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, readSafetensors, tensorF32 } from "./safetensors.ts";
+ *
+ * const data = new Float32Array([1.5, -2]);
+ * const { tensors } = readSafetensors(
+ *   encodeSafetensors({ logits: { dtype: "F32", shape: [2], data } }),
+ * );
+ * assert.deepEqual(tensorF32(tensors.get("logits")!), data);
  * ```
  */
 export function tensorF32(t: SafeTensor): Float32Array<ArrayBuffer> {
@@ -379,7 +402,14 @@ export function tensorF32(t: SafeTensor): Float32Array<ArrayBuffer> {
  * @throws {RangeError} for a 64-bit or U32 value outside the int32 range
  * @example
  * ```ts
- * const tokens = tensorI32(tensors.get("tokens")!);
+ * import assert from "node:assert/strict";
+ * import { encodeSafetensors, readSafetensors, tensorI32 } from "./safetensors.ts";
+ *
+ * const data = new Int32Array([1, 15043, 3186]);
+ * const { tensors } = readSafetensors(
+ *   encodeSafetensors({ tokens: { dtype: "I32", shape: [3], data } }),
+ * );
+ * assert.deepEqual(tensorI32(tensors.get("tokens")!), data);
  * ```
  */
 export function tensorI32(t: SafeTensor): Int32Array<ArrayBuffer> {

@@ -44,8 +44,11 @@ export function defaultHiddenDim(dim: number, multipleOf: number): number {
  *   of KV heads, odd head size, non-positive sizes, dropout outside [0, 1))
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ *
  * const cfg = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, n_kv_heads: 2, vocab_size: 512 });
- * cfg.hidden_dim; // 192
+ * assert.equal(cfg.hidden_dim, 192);
  * ```
  */
 export function modelConfig(partial: Partial<ModelConfig> = {}): ModelConfig {

@@ -62,8 +62,12 @@ export function matrixFloats(rows: number, cols: number, tile: number): number {
  * @throws {RangeError} for a tile that is not 0 or a multiple of 4
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { decodeLayout } from "./decode_layout.ts";
+ *
  * const lay = decodeLayout(modelConfig({ dim: 64, n_layers: 2, vocab_size: 512 }));
- * lay.wqkv; // 64: right after rms_att in each layer block
+ * assert.equal(lay.wqkv, 64); // right after rms_att [64] in each layer block
  * ```
  */
 export function decodeLayout(c: ModelConfig, tile = 0): DecodeLayout {

@@ -43,6 +43,13 @@ export function tokensFromBytes(bytes: Uint8Array): Uint16Array {
  *   id >= vocab_size
  * @example
  * ```ts
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { readLlama2cFile } from "../io/llama2c.ts";
+ * import { evaluateTokens, tokensFromBytes } from "./evaluate.ts";
+ *
+ * using gpu = await acquireGpu();
+ * const ckpt = await readLlama2cFile("stories260K.bin");
+ * const tokens = tokensFromBytes(await Deno.readFile("tokens.bin"));
  * const { loss } = await evaluateTokens(gpu, ckpt.config, ckpt.params, tokens, 64, 8);
  * ```
  */
@@ -77,7 +84,8 @@ export async function evaluateTokens(
   for (let i = 0; i < n * S + 1; i++) {
     if (tokens[i] >= config.vocab_size) {
       throw new RangeError(
-        `Cannot evaluate: token ${tokens[i]} at index ${i} is >= vocab_size ${config.vocab_size}`,
+        `Cannot evaluate: token ${tokens[i]} at index ${i} is >= vocab_size ${config.vocab_size} ` +
+          "(the tokens were made with a tokenizer that is not the model's)",
       );
     }
   }

@@ -43,7 +43,7 @@ import {
   type TokenDecodeParams,
   tokenScratchFloats,
 } from "../ops/decode.ts";
-import { ropeFreqs } from "../ops/rope.ts";
+import { ropeFreqs } from "./rope_freqs.ts";
 import { swigluForward } from "../ops/swiglu.ts";
 
 /** BOS token id (llama2.c): generation stops when the model produces it. */
@@ -172,6 +172,10 @@ export interface GenerateRequest {
  *
  * @example
  * ```ts
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { readLlama2cFile } from "../io/llama2c.ts";
+ * import { Generator } from "./generate.ts";
+ *
  * using gpu = await acquireGpu();
  * const { config, params } = await readLlama2cFile("stories260K.bin");
  * using gen = new Generator(gpu, config, params);
@@ -523,7 +527,14 @@ export class Generator implements Disposable {
    * @throws {RangeError} for an empty prompt, a token id >= vocab_size, or bad settings
    * @example
    * ```ts
-   * const ids = [];
+   * import { acquireGpu } from "../gpu/device.ts";
+   * import { readLlama2cFile } from "../io/llama2c.ts";
+   * import { Generator } from "./generate.ts";
+   *
+   * using gpu = await acquireGpu();
+   * const { config, params } = await readLlama2cFile("stories260K.bin");
+   * using gen = new Generator(gpu, config, params);
+   * const ids: number[] = [];
    * for await (const id of gen.generate({ prompt: [1], temperature: 0 })) ids.push(id);
    * ```
    */

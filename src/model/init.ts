@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { normalAt } from "./rng.ts";
+import { normalAt } from "../util/rng.ts";
 import type { TensorTable } from "./tensors.ts";
 
 /**
@@ -14,7 +14,14 @@ import type { TensorTable } from "./tensors.ts";
  *
  * @example
  * ```ts
- * const params = initParams(tensorTable(modelConfig({ dim: 64, n_layers: 2 })), 1337);
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { initParams } from "./init.ts";
+ * import { tensorTable } from "./tensors.ts";
+ *
+ * const table = tensorTable(modelConfig({ dim: 64, n_layers: 2, n_heads: 4 }));
+ * const params = initParams(table, 1337);
+ * assert.deepEqual(params, initParams(table, 1337)); // the same seed, the same weights
  * ```
  */
 export function initParams(table: TensorTable, seed: number): Float32Array<ArrayBuffer> {

@@ -67,8 +67,12 @@ const _round = (n: number) => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { tensorTable } from "./tensors.ts";
+ *
  * const t = tensorTable(modelConfig());
- * t.numParams; // 15191712 for the 288/6/6/32000 model
+ * assert.equal(t.numParams, 15191712); // the 288/6/6/32000 model
  * ```
  */
 export function tensorTable(cfg: ModelConfig): TensorTable {
@@ -126,4 +130,55 @@ export function tensorRange(
     throw new RangeError(`Cannot find layer ${layer} of ${name}: it has ${e.layers}`);
   }
   return { offset: (e.offset + layer * e.layerStride) * 4, size: e.layerNumel * 4 };
+}
+
+/** Where {@link firstNonFinite} found a NaN or infinity. */
+export interface NonFinite {
+  /** The tensor: `layers.3.wq` for per-layer tensors, else the bare name (`tok_embeddings`). */
+  tensor: string;
+  /** Index of the element inside that tensor (row-major). */
+  index: number;
+  /** The value (NaN, Infinity or -Infinity). */
+  value: number;
+}
+
+/**
+ * Finds the first NaN or infinity among the real (not padding) elements of a flat array in the
+ * tensor table's layout, in export order.
+ *
+ * @param table the layout
+ * @param flat parameters (or AdamW moments) of `table.size` floats
+ * @returns where it is, or `null` when every element is finite
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "./config.ts";
+ * import { firstNonFinite, tensorTable } from "./tensors.ts";
+ *
+ * const table = tensorTable(modelConfig({ dim: 16, n_layers: 2, n_heads: 2, vocab_size: 32 }));
+ * const params = new Float32Array(table.size);
+ * assert.equal(firstNonFinite(table, params), null);
+ * const wq = table.byName.get("wq")!;
+ * params[wq.offset + wq.layerStride + 5] = NaN; // layer 1
+ * assert.deepEqual(firstNonFinite(table, params), { tensor: "layers.1.wq", index: 5, value: NaN });
+ * ```
+ */
+export function firstNonFinite(table: TensorTable, flat: Float32Array): NonFinite | null {
+  for (const e of table.entries) {
+    for (let l = 0; l < e.layers; l++) {
+      const start = e.offset + l * e.layerStride, end = start + e.layerNumel;
+      for (let i = start; i < end; i++) {
+        // x - x is 0 for every finite x and NaN for NaN and both infinities
+        if (flat[i] - flat[i] !== 0) {
+          const tensor = _perLayer(e.name) ? `layers.${l}.${e.name}` : e.name;
+          return { tensor, index: i - start, value: flat[i] };
+        }
+      }
+    }
+  }
+  return null;
+}
+
+function _perLayer(name: TensorName): boolean {
+  return name !== "tok_embeddings" && name !== "rms_final" && name !== "wcls";
 }

@@ -1,5 +1,6 @@
 /**
- * Global gradient norm with torch's `clip_grad_norm_` coefficient, and the AdamW update.
+ * Global gradient norm with torch's `clip_grad_norm_` coefficient, the step guard (skips a step
+ * whose loss or gradient norm is not finite), and the AdamW update.
  *
  * `globalNorm` runs two passes (partial sums of squares per workgroup, then one workgroup adds
  * them): no atomics, deterministic. `adamwUpdate` is one dispatch per tensor (bind that tensor's
@@ -13,6 +14,7 @@ import partialCode from "../../kernels/global_norm_partial.wgsl" with { type: "t
 import finalCode from "../../kernels/global_norm_final.wgsl" with { type: "text" };
 import adamwCode from "../../kernels/adamw_update.wgsl" with { type: "text" };
 import adamw4Code from "../../kernels/adamw_update_vec4.wgsl" with { type: "text" };
+import guardCode from "../../kernels/step_guard.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -38,6 +40,91 @@ export const globalNormFinalKernel: Kernel = defineKernel("global_norm_final", f
 export const adamwUpdateKernel: Kernel = defineKernel("adamw_update", adamwCode);
 /** The `adamw_update_vec4` kernel (tensors with N % 4 == 0). */
 export const adamwUpdateVec4Kernel: Kernel = defineKernel("adamw_update_vec4", adamw4Code);
+/** The `step_guard` kernel. */
+export const stepGuardKernel: Kernel = defineKernel("step_guard", guardCode);
+
+/** Bytes of the `status` buffer {@link stepGuard} updates (12 words). */
+export const STEP_STATUS_BYTES = 48;
+
+/** What {@link stepGuard} has counted since its status buffer was zeroed. */
+export interface StepStatus {
+  /** Steps guarded. */
+  steps: number;
+  /** Steps skipped because the loss or gradient norm was not finite. */
+  bad: number;
+  /** Skipped steps in a row, up to the last step (0 when the last step was applied). */
+  run: number;
+  /** Number (from 1) of the first skipped step, 0 if none. */
+  first: number;
+  /** Number (from 1) of the last skipped step, 0 if none. */
+  last: number;
+  /** Loss of the last step's last micro-batch. */
+  loss: number;
+  /** Global gradient norm of the last step. */
+  norm: number;
+  /** Loss at the first skipped step. */
+  firstLoss: number;
+  /** Gradient norm at the first skipped step. */
+  firstNorm: number;
+}
+
+/**
+ * Reads a {@link StepStatus} from the bytes of the status buffer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeStepStatus, STEP_STATUS_BYTES } from "./adamw.ts";
+ *
+ * const bytes = new ArrayBuffer(STEP_STATUS_BYTES); // as read back from the status buffer
+ * new Uint32Array(bytes).set([7, 1, 0, 3, 3]); // 7 steps, step 3 skipped
+ * new Float32Array(bytes).set([2.5, 0.8, NaN, NaN], 5);
+ * const st = decodeStepStatus(bytes);
+ * assert.equal(st.first, 3);
+ * assert.ok(Number.isNaN(st.firstNorm));
+ * ```
+ */
+export function decodeStepStatus(bytes: ArrayBuffer): StepStatus {
+  const u = new Uint32Array(bytes, 0, 12), f = new Float32Array(bytes, 0, 12);
+  return {
+    steps: u[0],
+    bad: u[1],
+    run: u[2],
+    first: u[3],
+    last: u[4],
+    loss: f[5],
+    norm: f[6],
+    firstLoss: f[7],
+    firstNorm: f[8],
+  };
+}
+
+/**
+ * Records the step guard: when `gnorm[0]` or `loss[0]` is NaN or infinite, sets `gnorm[1] = -1`
+ * so that {@link adamwUpdate} leaves params and moments unchanged, and counts the step in
+ * `status` ({@link StepStatus}); record it between {@link globalNorm} and the updates.
+ *
+ * @param plan the plan to record into
+ * @param b buffers: gnorm f32 [2] (from globalNorm, updated), loss f32 [1] (the step's last
+ *   micro-batch loss), status [{@link STEP_STATUS_BYTES} bytes] (zero it once; updated)
+ * @example
+ * ```ts
+ * import { stepGuard } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the guard between globalNorm and the adamwUpdate calls.
+ * function record(plan: Plan, { gnorm, loss, status }: Record<string, BufferBinding>) {
+ *   stepGuard(plan, { gnorm, loss, status });
+ * }
+ * ```
+ */
+export function stepGuard(
+  plan: Plan,
+  b: { gnorm: BufferBinding; loss: BufferBinding; status: BufferBinding },
+): void {
+  plan.dispatch(stepGuardKernel, b, {}, [1, 1, 1]);
+}
 
 /**
  * Number of f32 partial sums {@link globalNorm} needs for `N` gradients (size `partials` with it).
@@ -46,7 +133,14 @@ export const adamwUpdateVec4Kernel: Kernel = defineKernel("adamw_update_vec4", a
  * @returns the partials length (at least 1)
  * @example
  * ```ts
- * const partials = pool.create("norm_partials", 4 * partialsLength(table.numel));
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { BufferPool } from "../gpu/buffers.ts";
+ * import { partialsLength } from "./adamw.ts";
+ *
+ * using gpu = await acquireGpu();
+ * using pool = new BufferPool(gpu);
+ * const numel = 15191712; // the gradients' floats
+ * const partials = pool.create("norm_partials", 4 * partialsLength(numel));
  * ```
  */
 export function partialsLength(N: number): number {
@@ -64,7 +158,14 @@ export function partialsLength(N: number): number {
  * @throws {RangeError} when N is not a positive integer or clip is negative
  * @example
  * ```ts
- * globalNorm(plan, { out: gnorm, partials, grads }, { N: table.numel, clip: 1.0 });
+ * import { globalNorm } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { gnorm, partials, grads }: Record<string, BufferBinding>) {
+ *   globalNorm(plan, { out: gnorm, partials, grads }, { N: 15191712, clip: 1.0 });
+ * }
  * ```
  */
 export function globalNorm(
@@ -97,7 +198,8 @@ export function globalNorm(
 
 /**
  * Records one AdamW step of one tensor (torch.optim.AdamW's math and order), with the gradient
- * scaled by `gnorm[1]`.
+ * scaled by `gnorm[1]`; a negative `gnorm[1]` ({@link stepGuard}'s mark) leaves the tensor and
+ * its moments unchanged.
  *
  * @param plan the plan to record into
  * @param b buffers (each that tensor's sub-range): params, m, v [N] (updated), grads [N];
@@ -107,7 +209,17 @@ export function globalNorm(
  * @throws {RangeError} when N is not a positive integer or weight_decay is negative
  * @example
  * ```ts
- * adamwUpdate(plan, { params, grads, m, v, hyper, gnorm }, { N: 288 * 288, weight_decay: 0.1 });
+ * import { adamwUpdate } from "./adamw.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { params, grads, m, v, hyper, gnorm }: Record<string, BufferBinding>,
+ * ) {
+ *   adamwUpdate(plan, { params, grads, m, v, hyper, gnorm }, { N: 288 * 288, weight_decay: 0.1 });
+ * }
  * ```
  */
 export function adamwUpdate(

@@ -21,6 +21,7 @@ import dkdvCode from "../../kernels/attention_backward_dkdv.wgsl" with { type: "
 import fwd4Code from "../../kernels/attention_forward_vec4.wgsl" with { type: "text" };
 import dq4Code from "../../kernels/attention_backward_dq_vec4.wgsl" with { type: "text" };
 import dkdv4Code from "../../kernels/attention_backward_dkdv_vec4.wgsl" with { type: "text" };
+import rowsCode from "../../kernels/_attention_rows.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -44,16 +45,19 @@ export const attentionBackwardDkdvKernel: Kernel = defineKernel(
   dkdvCode,
 );
 /** The `attention_forward_vec4` kernel (HS % 4 == 0, HS <= 64). */
-export const attentionForwardVec4Kernel: Kernel = defineKernel("attention_forward_vec4", fwd4Code);
+export const attentionForwardVec4Kernel: Kernel = defineKernel(
+  "attention_forward_vec4",
+  fwd4Code + rowsCode,
+);
 /** The `attention_backward_dq_vec4` kernel (HS % 4 == 0, HS <= 64). */
 export const attentionBackwardDqVec4Kernel: Kernel = defineKernel(
   "attention_backward_dq_vec4",
-  dq4Code,
+  dq4Code + rowsCode,
 );
 /** The `attention_backward_dkdv_vec4` kernel (HS % 4 == 0, HS <= 64). */
 export const attentionBackwardDkdvVec4Kernel: Kernel = defineKernel(
   "attention_backward_dkdv_vec4",
-  dkdv4Code,
+  dkdv4Code + rowsCode,
 );
 
 /** Whether the vec4 register kernels handle head size `HS`. */
@@ -106,7 +110,14 @@ function _params4(p: AttentionSizes): Record<string, number> {
  * @throws {RangeError} when NKV does not divide NH or HS > 128
  * @example
  * ```ts
- * attentionForward(plan, { out, lse, q, k, v }, { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 });
+ * import { attentionForward } from "./attention.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { out, lse, q, k, v }: Record<string, BufferBinding>) {
+ *   attentionForward(plan, { out, lse, q, k, v }, { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 });
+ * }
  * ```
  */
 export function attentionForward(
@@ -141,7 +152,18 @@ export function attentionForward(
  * @throws {RangeError} when NKV does not divide NH or HS > 128
  * @example
  * ```ts
- * attentionBackward(plan, { dq, dk, dv, dout, q, k, v, out, lse, scratch }, sizes);
+ * import { attentionBackward } from "./attention.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { dq, dk, dv, dout, q, k, v, out, lse, scratch }: Record<string, BufferBinding>,
+ * ) {
+ *   const sizes = { B: 8, T: 256, NH: 6, NKV: 6, HS: 48 };
+ *   attentionBackward(plan, { dq, dk, dv, dout, q, k, v, out, lse, scratch }, sizes);
+ * }
  * ```
  */
 export function attentionBackward(

@@ -13,6 +13,7 @@ import bwdCode from "../../kernels/crossentropy_backward.wgsl" with { type: "tex
 import meanCode from "../../kernels/loss_mean.wgsl" with { type: "text" };
 import fwd4Code from "../../kernels/crossentropy_forward_vec4.wgsl" with { type: "text" };
 import bwd4Code from "../../kernels/crossentropy_backward_vec4.wgsl" with { type: "text" };
+import rowCode from "../../kernels/_crossentropy_row.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
@@ -23,13 +24,16 @@ const WG = 8;
 const MEAN_WG = 64;
 
 /** The `crossentropy_forward` kernel. */
-export const crossentropyForwardKernel: Kernel = defineKernel("crossentropy_forward", fwdCode);
+export const crossentropyForwardKernel: Kernel = defineKernel(
+  "crossentropy_forward",
+  fwdCode + rowCode,
+);
 /** The `crossentropy_backward` kernel. */
 export const crossentropyBackwardKernel: Kernel = defineKernel("crossentropy_backward", bwdCode);
 /** The `crossentropy_forward_vec4` kernel (V % 4 == 0). */
 export const crossentropyForwardVec4Kernel: Kernel = defineKernel(
   "crossentropy_forward_vec4",
-  fwd4Code,
+  fwd4Code + rowCode,
 );
 /** The `crossentropy_backward_vec4` kernel (V % 4 == 0). */
 export const crossentropyBackwardVec4Kernel: Kernel = defineKernel(
@@ -56,7 +60,14 @@ function _check(op: string, p: Record<string, number>): void {
  * @param p sizes R (rows), V (vocabulary)
  * @example
  * ```ts
- * crossentropyForward(plan, { losses, lse, logits, targets }, { R: 256, V: 32000 });
+ * import { crossentropyForward } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { losses, lse, logits, targets }: Record<string, BufferBinding>) {
+ *   crossentropyForward(plan, { losses, lse, logits, targets }, { R: 256, V: 32000 });
+ * }
  * ```
  */
 export function crossentropyForward(
@@ -85,7 +96,14 @@ export function crossentropyForward(
  * @param p sizes R, V
  * @example
  * ```ts
- * crossentropyBackward(plan, { logits, lse, targets, dloss }, { R: 256, V: 32000 });
+ * import { crossentropyBackward } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { logits, lse, targets, dloss }: Record<string, BufferBinding>) {
+ *   crossentropyBackward(plan, { logits, lse, targets, dloss }, { R: 256, V: 32000 });
+ * }
  * ```
  */
 export function crossentropyBackward(
@@ -111,7 +129,14 @@ export function crossentropyBackward(
  * @param p size N
  * @example
  * ```ts
- * lossMean(plan, { loss, losses, scale }, { N: 2048 });
+ * import { lossMean } from "./crossentropy.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { loss, losses, scale }: Record<string, BufferBinding>) {
+ *   lossMean(plan, { loss, losses, scale }, { N: 2048 });
+ * }
  * ```
  */
 export function lossMean(

@@ -1,6 +1,6 @@
 /**
  * Inverted dropout with a counter-based mask: element `i` is kept iff
- * `hash32(hash32(seed[0] ^ salt) + i) >= floor(p * 2^32)` (lowbias32, as src/model/rng.ts) and
+ * `hash32(hash32(seed[0] ^ salt) + i) >= floor(p * 2^32)` (lowbias32, as src/util/rng.ts) and
  * kept elements are scaled by `1/(1-p)`. The backward recomputes the mask, so nothing is stored;
  * `seed` is a one-word GPU buffer the trainer rewrites each step, `salt` tells the dropout sites
  * of one step apart.
@@ -9,14 +9,15 @@
  */
 import fwdCode from "../../kernels/dropout_forward.wgsl" with { type: "text" };
 import bwdCode from "../../kernels/dropout_backward.wgsl" with { type: "text" };
+import hashCode from "../../kernels/_hash.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
 
 /** The `dropout_forward` kernel. */
-export const dropoutForwardKernel: Kernel = defineKernel("dropout_forward", fwdCode);
+export const dropoutForwardKernel: Kernel = defineKernel("dropout_forward", fwdCode + hashCode);
 /** The `dropout_backward` kernel. */
-export const dropoutBackwardKernel: Kernel = defineKernel("dropout_backward", bwdCode);
+export const dropoutBackwardKernel: Kernel = defineKernel("dropout_backward", bwdCode + hashCode);
 
 const WG = 64;
 
@@ -56,7 +57,15 @@ function _params(name: string, q: DropoutParams): Record<string, number> {
  * @param p size N, drop probability p, site salt
  * @example
  * ```ts
- * dropoutForward(plan, { out: xd, inp: x, seed }, { N: B * T * C, p: 0.1, salt: 3 });
+ * import { dropoutForward } from "./dropout.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { xd, x, seed }: Record<string, BufferBinding>) {
+ *   const B = 8, T = 256, C = 288;
+ *   dropoutForward(plan, { out: xd, inp: x, seed }, { N: B * T * C, p: 0.1, salt: 3 });
+ * }
  * ```
  */
 export function dropoutForward(

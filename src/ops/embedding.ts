@@ -49,7 +49,11 @@ export function embeddingIndexLength(N: number): number {
  * @throws {RangeError} when a token is not an integer in [0, 2^32)
  * @example
  * ```ts
- * const index = embeddingIndex([5, 2, 5]); // U=2, tokens [2, 5], offsets [0, 1, 3], positions [1, 0, 2]
+ * import assert from "node:assert/strict";
+ * import { embeddingIndex } from "./embedding.ts";
+ *
+ * // U=2, tokens [2, 5, -], offsets [0, 1, 3, -], positions [1, 0, 2]
+ * assert.deepEqual([...embeddingIndex([5, 2, 5])], [2, 2, 5, 0, 0, 1, 3, 0, 1, 0, 2]);
  * ```
  */
 export function embeddingIndex(tokens: ArrayLike<number>, out?: Uint32Array): Uint32Array {

@@ -1,6 +1,8 @@
 /**
  * Matrix multiply of a bias-free linear layer, forward and backward (llm.c's matmul):
  * `out[N,OC] = inp[N,C] · weight[OC,C]ᵀ`, `dinp = dout · weight`, `dweight += doutᵀ · inp`.
+ * {@link matmulBackward} records both backward products of one layer, as a model graph uses them;
+ * {@link matmulBackwardDinp} and {@link matmulBackwardDweight} record one each.
  *
  * Each kernel gives every invocation a register tile of `TM x TN` outputs and reads every operand
  * as vec4 when `C` and `OC` are multiples of 4 (any `N`); other shapes (a vocabulary of 67) take
@@ -22,8 +24,7 @@ import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/device.ts";
 
-/** The `matmul_forward` kernel. */
-/** Scalar fallbacks for C or OC not a multiple of 4 (one output per invocation). */
+/** Scalar fallback of matmul_forward for C or OC not a multiple of 4 (one output each). */
 export const matmulForwardScalarKernel: Kernel = defineKernel(
   "matmul_forward_scalar",
   fwdScalarCode,
@@ -38,6 +39,7 @@ export const matmulBackwardDweightScalarKernel: Kernel = defineKernel(
   "matmul_backward_dweight_scalar",
   dweightScalarCode,
 );
+/** The `matmul_forward` kernel. */
 export const matmulForwardKernel: Kernel = defineKernel("matmul_forward", fwdCode);
 /** The `matmul_backward_dinp` kernel. */
 export const matmulBackwardDinpKernel: Kernel = defineKernel("matmul_backward_dinp", dinpCode);
@@ -134,7 +136,15 @@ function _workgroups(rows: number, cols: number, t: MatmulTiles): [number, numbe
  *   tile shape is unsupported
  * @example
  * ```ts
- * matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
+ * import { matmulForward } from "./matmul.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { q, xb, wq }: Record<string, BufferBinding>) {
+ *   const B = 8, T = 256, C = 288;
+ *   matmulForward(plan, { out: q, inp: xb, weight: wq }, { N: B * T, C, OC: C });
+ * }
  * ```
  */
 export function matmulForward(
@@ -236,4 +246,57 @@ export function matmulBackwardDweight(
     _workgroups(p.OC, p.C, tiles),
     { ...tiles },
   );
+}
+
+/** Tile shapes of {@link matmulBackward}'s two kernels (each defaults to {@link matmulTiles}). */
+export interface MatmulBackwardTiles {
+  /** Tiles of matmul_backward_dinp. */
+  dinp?: MatmulTiles;
+  /** Tiles of matmul_backward_dweight. */
+  dweight?: MatmulTiles;
+}
+
+/**
+ * Records the backward pass of one linear layer `out = inp · weightᵀ`: first
+ * `dinp[N,C] = dout[N,OC] · weight[OC,C]` (`+=` when `accumulate`, for an input that feeds
+ * several layers), then `dweight[OC,C] += dout[N,OC]ᵀ · inp[N,C]` (always `+=`). The same
+ * dispatches as {@link matmulBackwardDinp} followed by {@link matmulBackwardDweight}.
+ *
+ * @param plan the plan to record into
+ * @param b buffers: dinp [N,C], dweight [OC,C], dout [N,OC], inp [N,C], weight [OC,C]
+ * @param p sizes N, C, OC; accumulate adds into dinp instead of overwriting it
+ * @param tiles tile shapes per kernel (default: {@link matmulTiles} for the plan's adapter)
+ * @throws {RangeError} when a size is not a positive u32 or a tile shape is unsupported
+ *   (checked for both kernels before either is recorded)
+ * @example
+ * ```ts
+ * import { matmulBackward } from "./matmul.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { dxn, dwq, dq, xn, wq }: Record<string, BufferBinding>) {
+ *   const N = 8 * 256, C = 288;
+ *   matmulBackward(plan, { dinp: dxn, dweight: dwq, dout: dq, inp: xn, weight: wq }, { N, C, OC: C });
+ * }
+ * ```
+ */
+export function matmulBackward(
+  plan: Plan,
+  b: {
+    dinp: BufferBinding;
+    dweight: BufferBinding;
+    dout: BufferBinding;
+    inp: BufferBinding;
+    weight: BufferBinding;
+  },
+  p: MatmulSizes & { accumulate?: boolean },
+  tiles: MatmulBackwardTiles = {},
+): void {
+  const { dinp, dweight, dout, inp, weight } = b;
+  const dinpTiles = tiles.dinp ?? matmulTiles(plan.gpu, "dinp");
+  const dweightTiles = tiles.dweight ?? matmulTiles(plan.gpu, "dweight");
+  _check("matmul_backward_dweight", p, dweightTiles); // dinp checks its own before recording
+  matmulBackwardDinp(plan, { dinp, dout, weight }, p, dinpTiles);
+  matmulBackwardDweight(plan, { dweight, dout, inp }, p, dweightTiles);
 }

@@ -38,7 +38,15 @@ function _check(name: string, N: number, C: number): void {
  * @param p sizes N, C and the epsilon (llama2.c: 1e-5)
  * @example
  * ```ts
- * rmsnormForward(plan, { out: xb, rstd, inp: x, weight: rmsAtt }, { N: B * T, C, eps: 1e-5 });
+ * import { rmsnormForward } from "./rmsnorm.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { xb, rstd, x, rmsAtt }: Record<string, BufferBinding>) {
+ *   const B = 8, T = 256, C = 288;
+ *   rmsnormForward(plan, { out: xb, rstd, inp: x, weight: rmsAtt }, { N: B * T, C, eps: 1e-5 });
+ * }
  * ```
  */
 export function rmsnormForward(

@@ -29,48 +29,6 @@ export interface RopeSizes {
   HS: number;
 }
 
-/**
- * The cos and sin tables `[T, HS/2]`, computed in float32 the way model.py's
- * `precompute_freqs_cis` does in PyTorch: `freqs = 1 / theta ** (arange(0, HS, 2) / HS)`,
- * `angles = outer(arange(T), freqs)`, each step rounded to float32.
- *
- * @param HS head size (even)
- * @param T number of positions
- * @param theta RoPE base
- * @returns cos and sin, `[T, HS/2]` row-major
- * @throws {RangeError} when HS is odd or a size is not a positive integer
- * @example
- * ```ts
- * const { cos, sin } = ropeFreqs(48, 256);
- * ```
- */
-export function ropeFreqs(
-  HS: number,
-  T: number,
-  theta = 10000,
-): { cos: Float32Array<ArrayBuffer>; sin: Float32Array<ArrayBuffer> } {
-  if (!Number.isInteger(HS) || HS < 2 || HS % 2 !== 0) {
-    throw new RangeError(
-      `Cannot compute RoPE tables: HS must be a positive even integer, got ${HS}`,
-    );
-  }
-  if (!Number.isInteger(T) || T < 1) {
-    throw new RangeError(`Cannot compute RoPE tables: T must be a positive integer, got ${T}`);
-  }
-  const half = HS / 2, f = Math.fround;
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = f(1 / f(Math.pow(f(theta), f((2 * i) / HS))));
-  const cos = new Float32Array(T * half), sin = new Float32Array(T * half);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < half; i++) {
-      const a = f(t * freqs[i]);
-      cos[t * half + i] = Math.cos(a);
-      sin[t * half + i] = Math.sin(a);
-    }
-  }
-  return { cos, sin };
-}
-
 function _check(op: string, p: RopeSizes): void {
   for (const [name, v] of Object.entries(p)) {
     if (!Number.isInteger(v) || v < 1) {
@@ -85,12 +43,20 @@ function _check(op: string, p: RopeSizes): void {
  *
  * @param plan the plan to record into
  * @param b buffers: out [B,T,NH,HS] (=, not aliasing inp), inp [B,T,NH,HS], freqs_cos and
- *   freqs_sin [T,HS/2] (from {@link ropeFreqs}, at least T rows)
+ *   freqs_sin [T,HS/2] (from `ropeFreqs`, src/model/rope_freqs.ts; at least T
+ *   rows)
  * @param p sizes B, T, NH, HS
  * @throws {RangeError} when HS is odd
  * @example
  * ```ts
- * ropeForward(plan, { out, inp, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * import { ropeForward } from "./rope.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(plan: Plan, { out, inp, freqs_cos, freqs_sin }: Record<string, BufferBinding>) {
+ *   ropeForward(plan, { out, inp, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * }
  * ```
  */
 export function ropeForward(
@@ -124,7 +90,17 @@ export function ropeForward(
  * @throws {RangeError} when HS is odd
  * @example
  * ```ts
- * ropeBackward(plan, { dinp, dout, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * import { ropeBackward } from "./rope.ts";
+ * import type { BufferBinding } from "../gpu/buffers.ts";
+ * import type { Plan } from "../gpu/plan.ts";
+ *
+ * // Records the call into a plan (the buffers come from a BufferPool).
+ * function record(
+ *   plan: Plan,
+ *   { dinp, dout, freqs_cos, freqs_sin }: Record<string, BufferBinding>,
+ * ) {
+ *   ropeBackward(plan, { dinp, dout, freqs_cos, freqs_sin }, { B: 8, T: 256, NH: 6, HS: 48 });
+ * }
  * ```
  */
 export function ropeBackward(

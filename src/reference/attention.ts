@@ -3,20 +3,9 @@
  *
  * @module
  */
+import type { AttentionSizes } from "../ops/attention.ts";
 
-/** Sizes of an attention call. */
-export interface AttentionSizes {
-  /** Batch size. */
-  B: number;
-  /** Sequence length. */
-  T: number;
-  /** Query heads. */
-  NH: number;
-  /** Key/value heads (divides NH). */
-  NKV: number;
-  /** Head size. */
-  HS: number;
-}
+export type { AttentionSizes };
 
 /** Softmax probabilities P[b,h,t,s] (0 for s > t) and log-sum-exp per row. */
 function _probs(

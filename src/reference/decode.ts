@@ -7,7 +7,7 @@
  */
 import { headSize, kvDim, type ModelConfig } from "../model/config.ts";
 import { type TensorName, tensorTable } from "../model/tensors.ts";
-import { bitsAt } from "../model/rng.ts";
+import { bitsAt } from "../util/rng.ts";
 import { swigluForward } from "./swiglu.ts";
 import { rmsnormForward } from "./rmsnorm.ts";
 
@@ -154,6 +154,12 @@ export function sample(
  *
  * @example
  * ```ts
+ * import { readLlama2cFile } from "../io/llama2c.ts";
+ * import { headSize } from "../model/config.ts";
+ * import { ropeFreqs } from "./rope.ts";
+ * import { ReferenceDecoder } from "./decode.ts";
+ *
+ * const { config, params } = await readLlama2cFile("stories260K.bin");
  * const fwd = new ReferenceDecoder(config, params, ropeFreqs(headSize(config), config.max_seq_len));
  * const logits = fwd.step(1); // logits after BOS at position 0
  * ```

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { hash32 } from "../model/rng.ts";
+import { hash32 } from "../util/rng.ts";
 
 export { hash32 };
 

@@ -3,18 +3,9 @@
  *
  * @module
  */
+import type { RopeSizes } from "../ops/rope.ts";
 
-/** Sizes of a RoPE call. */
-export interface RopeSizes {
-  /** Batch size. */
-  B: number;
-  /** Sequence length. */
-  T: number;
-  /** Heads. */
-  NH: number;
-  /** Head size (even). */
-  HS: number;
-}
+export type { RopeSizes };
 
 /** cos and sin of `t / theta^(2i / HS)` in f64, `[T, HS/2]`. */
 export function ropeFreqs(

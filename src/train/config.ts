@@ -9,8 +9,7 @@
  *
  * @module
  */
-import { type FlagSpecs, type FlagValues, givenFlags, UsageError } from "../cli/args.ts";
-import { coerceFlag } from "../cli/args.ts";
+import { coerceFlag, type FlagSpecs, type FlagValues, UsageError } from "../util/flags.ts";
 import { type ModelConfig, modelConfig } from "../model/config.ts";
 
 /** All training settings, named as in train.py. */
@@ -75,9 +74,17 @@ export interface TrainConfig {
   peak_flops: number;
   /** Print adapter details and timing on stderr. */
   device_verbose: boolean;
+  /**
+   * A step whose loss or gradient norm is NaN or infinite: `stop` the run (exit 1, nothing
+   * saved), or `skip` its update and go on (giving up after {@link MAX_NAN_SKIPS} in a row).
+   */
+  on_nan: "stop" | "skip";
 }
 
-/** train.py's defaults (plus `peak_flops` 1e12 and `device_verbose` false). */
+/** `--on-nan skip` stops the run when this many steps in a row were skipped. */
+export const MAX_NAN_SKIPS = 10;
+
+/** train.py's defaults (plus `peak_flops` 1e12, `device_verbose` false, `on_nan` stop). */
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   batch_size: 128,
   max_seq_len: 256,
@@ -109,6 +116,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   data_dir: "data",
   peak_flops: 1e12,
   device_verbose: false,
+  on_nan: "stop",
 });
 
 const _HELP: Record<keyof TrainConfig, string> = {
@@ -142,11 +150,14 @@ const _HELP: Record<keyof TrainConfig, string> = {
   data_dir: "directory with TinyStories_all_data/ or tok{N}/ shards",
   peak_flops: "adapter peak FLOP/s, the denominator of MFU",
   device_verbose: "print adapter details and timings on stderr",
+  on_nan:
+    `non-finite loss or gradients: stop, or skip the update (stops at ${MAX_NAN_SKIPS} in a row)`,
 };
 
 const _CHOICES: Partial<Record<keyof TrainConfig, readonly string[]>> = {
   vocab_source: ["llama2", "custom"],
   init_from: ["scratch", "resume"],
+  on_nan: ["stop", "skip"],
 };
 
 const _kebab = (k: string) => k.replaceAll("_", "-");
@@ -179,16 +190,21 @@ export const TRAIN_FLAGS: FlagSpecs = _buildFlags();
  *
  * @param values parsed flags (from `parseCommand(TRAIN_FLAGS, argv)`)
  * @param configFile JSON config path; defaults to `values.config`
- * @param given names of the flags typed on the command line; defaults to what
- *   {@link givenFlags} recorded for `values`, else every flag whose value differs from its default
+ * @param given names of the flags typed on the command line (`parseCommand`'s `given`); when
+ *   absent, every flag whose value differs from its default counts as given
  * @returns the validated settings
  * @throws {UsageError} (one line) for an unreadable or malformed file, an unknown key, or a bad
  *   value
  * @example
  * ```ts
- * const { values } = parseCommand(TRAIN_FLAGS, ["--batch-size=8", "--max-iters", "100"]);
- * const cfg = trainConfigFromFlags(values);
- * cfg.batch_size; // 8
+ * import assert from "node:assert/strict";
+ * import { parseCommand } from "../cli/args.ts";
+ * import { TRAIN_FLAGS, trainConfigFromFlags } from "./config.ts";
+ *
+ * const { values, given } = parseCommand(TRAIN_FLAGS, ["--batch-size=8", "--max-iters", "100"]);
+ * const cfg = trainConfigFromFlags(values, undefined, given);
+ * assert.equal(cfg.batch_size, 8);
+ * assert.equal(cfg.learning_rate, 5e-4); // train.py's default
  * ```
  */
 export function trainConfigFromFlags(
@@ -199,7 +215,7 @@ export function trainConfigFromFlags(
   const cfg: Record<string, unknown> = { ...TRAIN_DEFAULTS };
   const file = configFile ?? (typeof values.config === "string" ? values.config : undefined);
   if (file !== undefined) Object.assign(cfg, readTrainConfigFile(file));
-  const explicit = given ?? givenFlags(values);
+  const explicit = given;
   for (const k of Object.keys(TRAIN_DEFAULTS) as (keyof TrainConfig)[]) {
     const name = _kebab(k);
     const v = values[name];
@@ -322,13 +338,34 @@ export function validateTrainConfig(raw: Record<string, unknown>): TrainConfig {
 }
 
 /**
+ * Checks the settings a checkpoint saved (for `loadCheckpoint`): settings added to babyllama after
+ * the checkpoint was written (such as `on_nan`) take their defaults, then
+ * {@link validateTrainConfig} checks the whole.
+ *
+ * @throws {UsageError} naming the first bad value
+ * @example
+ * ```ts
+ * import { resumedTrainConfig, TRAIN_DEFAULTS } from "./config.ts";
+ *
+ * const { on_nan: _, ...old } = TRAIN_DEFAULTS; // written before on_nan existed
+ * resumedTrainConfig(old).on_nan; // "stop"
+ * ```
+ */
+export function resumedTrainConfig(raw: Record<string, unknown>): TrainConfig {
+  return validateTrainConfig({ ...TRAIN_DEFAULTS, ...raw });
+}
+
+/**
  * The model shape the settings describe (llama2.c's `model_args`): tied classifier, hidden size
  * derived from dim and multiple_of.
  *
  * @throws {RangeError} for an impossible shape
  * @example
  * ```ts
- * modelConfigFromTrain(TRAIN_DEFAULTS).hidden_dim; // 768
+ * import assert from "node:assert/strict";
+ * import { modelConfigFromTrain, TRAIN_DEFAULTS } from "./config.ts";
+ *
+ * assert.equal(modelConfigFromTrain(TRAIN_DEFAULTS).hidden_dim, 768);
  * ```
  */
 export function modelConfigFromTrain(c: Readonly<TrainConfig>): ModelConfig {

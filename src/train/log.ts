@@ -13,7 +13,7 @@
  */
 import { join } from "node:path";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { lossPlotSvg } from "./plot.ts";
+import { lossPlotSvg, type LossSeries } from "./plot.ts";
 
 /** One logged optimizer step. */
 export interface TrainRecord {
@@ -101,10 +101,28 @@ export function parseLog(text: string): LogRecord[] {
 }
 
 /**
+ * The plot's curves from log records: train loss per train line, and the train and val losses
+ * of each eval line (non-finite losses left out).
+ */
+export function lossSeries(records: readonly LogRecord[]): LossSeries {
+  const out: LossSeries = { train: [], evalTrain: [], evalVal: [] };
+  for (const r of records) {
+    if (r.type === "train" && Number.isFinite(r.loss)) out.train.push([r.iter, r.loss]);
+    if (r.type === "eval") {
+      if (Number.isFinite(r.train_loss)) out.evalTrain.push([r.iter, r.train_loss]);
+      if (Number.isFinite(r.val_loss)) out.evalVal.push([r.iter, r.val_loss]);
+    }
+  }
+  return out;
+}
+
+/**
  * Appends train and eval records to `out_dir/log.jsonl` and keeps `out_dir/loss.svg` current.
  *
  * @example
  * ```ts
+ * import { TrainLog } from "./log.ts";
+ *
  * await using log = await TrainLog.open("out");
  * await log.train({ iter: 0, loss: 10.37, lr: 0, ms: 950, tokens_per_s: 1100, mfu: -1 });
  * await log.eval({ iter: 0, train_loss: 10.37, val_loss: 10.37, lr: 0 });
@@ -181,7 +199,7 @@ export class TrainLog implements AsyncDisposable {
 
   /** Rewrites loss.svg now (atomically). */
   async writePlot(): Promise<void> {
-    const svg = lossPlotSvg(this.#records, this.#title ? { title: this.#title } : {});
+    const svg = lossPlotSvg(lossSeries(this.#records), this.#title ? { title: this.#title } : {});
     await writeFileAtomic(this.plotPath, new TextEncoder().encode(svg));
     this.#lastPlot = Date.now();
     this.#dirty = false;

@@ -1,15 +1,25 @@
 /**
  * AdamW on the GPU, as train.py configures it: global-norm gradient clipping (computed on the
  * GPU), then torch.optim.AdamW with weight decay only on 2-D weights. `adam_m` and `adam_v`
- * share the tensor table's layout with params and grads.
+ * share the tensor table's layout with params and grads. Given the model's loss buffer, a step
+ * guard between the norm and the update skips, on the GPU, a step whose loss or gradient norm is
+ * NaN or infinite, and counts it in a small status the trainer reads at its log steps.
  *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import { BufferPool, readF32, writeBuffer } from "../gpu/buffers.ts";
+import { BufferPool, Readback, readF32, writeBuffer } from "../gpu/buffers.ts";
 import { Plan } from "../gpu/plan.ts";
 import type { TensorTable } from "../model/tensors.ts";
-import { adamwUpdate, globalNorm, partialsLength } from "../ops/adamw.ts";
+import {
+  adamwUpdate,
+  decodeStepStatus,
+  globalNorm,
+  partialsLength,
+  STEP_STATUS_BYTES,
+  stepGuard,
+  type StepStatus,
+} from "../ops/adamw.ts";
 
 /** AdamW hyperparameters (train.py's names). */
 export interface AdamWConfig {
@@ -30,9 +40,19 @@ export interface AdamWConfig {
  *
  * @example
  * ```ts
- * using opt = new AdamW(gpu, model.table, model.params, model.grads!, { weight_decay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_clip: 1 });
- * opt.prepare(lr, step);      // step counts from 1
- * opt.plan.encode(encoder);   // in the same encoder as the train step
+ * import { acquireGpu } from "../gpu/device.ts";
+ * import { modelConfig } from "../model/config.ts";
+ * import { Model } from "../model/model.ts";
+ * import { AdamW } from "./optimizer.ts";
+ *
+ * using gpu = await acquireGpu();
+ * const config = modelConfig({ dim: 64, n_layers: 2, n_heads: 4, vocab_size: 512 });
+ * using model = new Model(gpu, config, { B: 4, T: 64, training: true });
+ * const hyper = { weight_decay: 0.1, beta1: 0.9, beta2: 0.95, eps: 1e-8, grad_clip: 1 };
+ * using opt = new AdamW(gpu, model.table, model.params, model.grads!, hyper);
+ * const encoder = gpu.device.createCommandEncoder();
+ * opt.prepare(5e-4, 1); // learning rate, step (counting from 1)
+ * opt.plan.encode(encoder); // in the same encoder as the train step
  * ```
  */
 export class AdamW implements Disposable {
@@ -44,9 +64,12 @@ export class AdamW implements Disposable {
   readonly gnorm: GPUBuffer;
   /** Clip, then update every tensor. */
   readonly plan: Plan;
+  /** The step guard's counters ({@link StepStatus}), or null without a loss buffer. */
+  readonly status: GPUBuffer | null;
   #pool: BufferPool;
   #hyper: GPUBuffer;
   #hyperCpu = new Float32Array(6);
+  #statusReadback: Readback | null = null;
 
   /**
    * Allocates the moment buffers and records the update plan.
@@ -56,6 +79,8 @@ export class AdamW implements Disposable {
    * @param params flat parameters
    * @param grads flat gradients
    * @param config hyperparameters
+   * @param guard `loss`: the model's loss buffer; records the step guard (skip a step whose
+   *   loss or gradient norm is not finite)
    */
   constructor(
     readonly gpu: Gpu,
@@ -63,6 +88,7 @@ export class AdamW implements Disposable {
     params: GPUBuffer,
     grads: GPUBuffer,
     readonly config: AdamWConfig,
+    guard: { loss?: GPUBuffer } = {},
   ) {
     const pool = (this.#pool = new BufferPool(gpu));
     this.m = pool.create("adam_m", table.size * 4);
@@ -75,6 +101,12 @@ export class AdamW implements Disposable {
       N: table.size,
       clip: config.grad_clip,
     });
+    this.status = null;
+    if (guard.loss) {
+      this.status = pool.create("step_status", STEP_STATUS_BYTES);
+      this.#statusReadback = new Readback(gpu, STEP_STATUS_BYTES, "step_status:readback");
+      stepGuard(this.plan, { gnorm: this.gnorm, loss: guard.loss, status: this.status });
+    }
     for (const e of table.entries) {
       const range = { offset: e.offset * 4, size: e.layers * e.layerStride * 4 };
       adamwUpdate(this.plan, {
@@ -119,8 +151,25 @@ export class AdamW implements Disposable {
     return (await readF32(this.gpu, this.gnorm, 0, 1))[0];
   }
 
+  /**
+   * Reads the step guard's status (one synchronisation): steps and skips so far, and the loss
+   * and gradient norm of the last step.
+   *
+   * @throws {TypeError} when the optimizer was built without a loss buffer
+   */
+  async readStatus(): Promise<StepStatus> {
+    if (!this.status || !this.#statusReadback) {
+      throw new TypeError("Cannot read the step status: AdamW was built without a loss buffer");
+    }
+    const enc = this.gpu.device.createCommandEncoder({ label: "step_status_readback" });
+    this.#statusReadback.record(enc, this.status);
+    this.gpu.device.queue.submit([enc.finish()]);
+    return decodeStepStatus(await this.#statusReadback.read());
+  }
+
   /** Destroys the state buffers and the plan. */
   [Symbol.dispose](): void {
+    this.#statusReadback?.[Symbol.dispose]();
     this.plan[Symbol.dispose]();
     this.#pool[Symbol.dispose]();
   }

@@ -5,7 +5,19 @@
  *
  * @module
  */
-import type { LogRecord } from "./log.ts";
+
+/** An (iteration, loss) point. */
+export type LossPoint = [number, number];
+
+/** The three curves of the plot, each a list of (iteration, loss) points in iteration order. */
+export interface LossSeries {
+  /** Training loss of each logged step. */
+  train: LossPoint[];
+  /** Training-split loss of each evaluation. */
+  evalTrain: LossPoint[];
+  /** Validation loss of each evaluation. */
+  evalVal: LossPoint[];
+}
 
 /** Plot size and the most points drawn per curve (longer curves are bucket-averaged). */
 export interface PlotOptions {
@@ -75,28 +87,22 @@ export function downsample(points: [number, number][], max: number): [number, nu
 }
 
 /**
- * Renders the log records as an SVG document.
+ * Renders the loss curves as an SVG document (the training log builds the series from its
+ * records: `lossSeries` in log.ts).
  *
  * @example
  * ```ts
- * const svg = lossPlotSvg([
- *   { type: "train", iter: 1, loss: 10.2, lr: 1e-5, ms: 900, tokens_per_s: 1100, mfu: 0.01, time: "" },
- *   { type: "eval", iter: 0, train_loss: 10.4, val_loss: 10.4, lr: 0, time: "" },
- * ]);
+ * import assert from "node:assert/strict";
+ * import { lossPlotSvg } from "./plot.ts";
+ *
+ * const svg = lossPlotSvg({ train: [[1, 10.2], [2, 9.9]], evalTrain: [[0, 10.4]], evalVal: [[0, 10.4]] });
+ * assert.match(svg, /^<svg /);
  * ```
  */
-export function lossPlotSvg(records: readonly LogRecord[], opts: PlotOptions = {}): string {
+export function lossPlotSvg(series: LossSeries, opts: PlotOptions = {}): string {
   const W = opts.width ?? 800, H = opts.height ?? 450;
   const title = opts.title ?? "babyllama training loss";
-  const train: [number, number][] = [], evTrain: [number, number][] = [];
-  const evVal: [number, number][] = [];
-  for (const r of records) {
-    if (r.type === "train" && Number.isFinite(r.loss)) train.push([r.iter, r.loss]);
-    if (r.type === "eval") {
-      if (Number.isFinite(r.train_loss)) evTrain.push([r.iter, r.train_loss]);
-      if (Number.isFinite(r.val_loss)) evVal.push([r.iter, r.val_loss]);
-    }
-  }
+  const { train, evalTrain: evTrain, evalVal: evVal } = series;
   const trainPts = downsample(train, opts.maxPoints ?? 1000);
   const all = [...train, ...evTrain, ...evVal];
   const m = { left: 64, right: 20, top: 40, bottom: 52 };

@@ -33,10 +33,13 @@ export const MIN_LR = 0.0;
  * @throws {RangeError} when it is negative or not an integer
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { getLr } from "./schedule.ts";
+ *
  * const s = { learning_rate: 5e-4, warmup_iters: 1000, max_iters: 100000, decay_lr: true };
- * getLr(0, s); // 0
- * getLr(500, s); // 2.5e-4
- * getLr(1000, s); // 5e-4
+ * assert.equal(getLr(0, s), 0);
+ * assert.equal(getLr(500, s), 2.5e-4);
+ * assert.equal(getLr(1000, s), 5e-4);
  * ```
  */
 export function getLr(it: number, s: LrSettings): number {
@@ -78,7 +81,10 @@ export function flopsPerToken(cfg: ModelConfig): number {
  * @throws {RangeError} unless dtSeconds and peakFlops are positive
  * @example
  * ```ts
- * estimateMfu(modelConfig(), 4 * 128 * 256, 1.0, 312e12);
+ * import { modelConfig } from "../model/config.ts";
+ * import { estimateMfu } from "./schedule.ts";
+ *
+ * console.log(estimateMfu(modelConfig(), 4 * 128 * 256, 1.0, 312e12)); // a fraction
  * ```
  */
 export function estimateMfu(

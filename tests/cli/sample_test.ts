@@ -12,13 +12,16 @@ const tokenizerBin = await sharedFile("tokenizer.bin");
 
 const runCli = (args: string[]) => runMain(["sample", ...args]);
 
-/** A llama2.c tokenizer.bin with 512 pieces `<tN>` (1 and 2 are BOS/EOS), so ids print. */
-function idTokenizer(n: number): Uint8Array {
+/**
+ * A llama2.c tokenizer.bin with 512 pieces `<tN>` (1 and 2 are BOS/EOS), so ids print; with
+ * `control` false, pieces 0..2 are plain `<tN>` too (no `<unk>`, `\n<s>\n`, `\n</s>\n`).
+ */
+function idTokenizer(n: number, control = true): Uint8Array {
   const enc = new TextEncoder();
+  const special = ["<unk>", "\n<s>\n", "\n</s>\n"];
   const toks = Array.from(
     { length: n },
-    (_, i) =>
-      enc.encode(i === 0 ? "<unk>" : i === 1 ? "\n<s>\n" : i === 2 ? "\n</s>\n" : `<t${i}>`),
+    (_, i) => enc.encode(control && i < 3 ? special[i] : `<t${i}>`),
   );
   const out = new Uint8Array(4 + toks.reduce((a, t) => a + 8 + t.length, 0));
   const dv = new DataView(out.buffer);
@@ -62,6 +65,35 @@ Deno.test({
         assert.deepEqual(ids, want);
         assert.match(r.stderr, /achieved tok\/s: \d+(\.\d+)?/);
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "sample reads a tokenizer.bin without control pieces with run.c's BOS = 1, EOS = 2",
+  ignore: stories === null,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const tok = join(dir, "plain512.bin");
+      await Deno.writeFile(tok, idTokenizer(512, false));
+      const bytes = await Deno.readFile(join(REPO_ROOT, "tests/fixtures/stories260K_tokens.bin"));
+      const want = Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, 128)).slice(1);
+      const r = await runCli([
+        "--model",
+        stories!,
+        "--tokenizer",
+        tok,
+        "--temperature",
+        "0",
+        "--steps",
+        "127",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      const ids = [...r.stdout.matchAll(/<t(\d+)>/g)].map((m) => Number(m[1]));
+      assert.deepEqual(ids, want);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -126,6 +158,51 @@ Deno.test({
       ]);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /^error: Cannot load model/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "sample checks the tokenizer against the model's vocab: error for wrong ids, else a warning",
+  ignore: stories === null || tokenizerBin === null,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const base = ["--model", stories!, "--temperature", "0", "--steps", "8"];
+      // 32000 pieces for a 512-vocab model, no prompt: run.c would proceed, so a warning
+      const warn = await runCli([...base, "--tokenizer", tokenizerBin!]);
+      assert.equal(warn.code, 0, warn.stderr);
+      assert.ok(
+        warn.stderr.includes(
+          `warning: the tokenizer ${tokenizerBin} has 32000 pieces but the model's vocab is 512`,
+        ),
+        warn.stderr,
+      );
+      // a prompt that encodes to ids the model does not have: error, one line
+      const prompt = await runCli([...base, "--tokenizer", tokenizerBin!, "--prompt", "Once upon"]);
+      assert.equal(prompt.code, 1, prompt.stderr);
+      assert.match(
+        prompt.stderr.trim(),
+        /^error: Cannot sample: the prompt encodes to id \d+, outside the model's vocab of 512: the tokenizer .* \(32000 pieces\) is not the model's$/,
+      );
+      // fewer pieces than the vocab: the model can sample ids without a piece
+      const small = join(dir, "tok100.bin");
+      await Deno.writeFile(small, idTokenizer(100));
+      const few = await runCli([...base, "--tokenizer", small]);
+      assert.equal(few.code, 1, few.stderr);
+      assert.match(
+        few.stderr.trim(),
+        /^error: Cannot sample: the tokenizer .* has 100 pieces but the model's vocab is 512/,
+      );
+      // the matching tokenizer: no warning
+      const ok = join(dir, "tok512.bin");
+      await Deno.writeFile(ok, idTokenizer(512));
+      const good = await runCli([...base, "--tokenizer", ok]);
+      assert.equal(good.code, 0, good.stderr);
+      assert.doesNotMatch(good.stderr, /warning/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

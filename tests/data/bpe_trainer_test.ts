@@ -1,11 +1,7 @@
 import { deepStrictEqual as assertEquals, ok, throws } from "node:assert/strict";
 import { join } from "node:path";
-import {
-  bpeModelProto,
-  BpeTrainer,
-  normalizeIdentity,
-  splitIntoWords,
-} from "../../src/data/bpe_trainer.ts";
+import { BpeTrainer, normalizeIdentity, splitIntoWords } from "../../src/data/bpe_trainer.ts";
+import { bpeModelProto } from "../../src/data/train_vocab.ts";
 import {
   encodeModelProto,
   ModelType,

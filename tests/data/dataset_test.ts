@@ -124,6 +124,28 @@ Deno.test("batches are reproducible from the seed, and state restore continues t
   });
 });
 
+Deno.test("skipBatch draws the windows nextBatch would, so ranks can share one stream", () => {
+  withData(LENGTHS, (dataDir) => {
+    const open = () =>
+      PretokDataset.open({ dataDir, vocabSource: "llama2", vocabSize: 32000, seed: 7 });
+    using all = open(), odd = open();
+    const B = 3, T = 20;
+    for (let k = 0; k < 6; k++) {
+      const want = batch(B, T);
+      all.nextBatch("train", B, T, want);
+      if (k % 2 === 0) {
+        odd.skipBatch("train", B, T);
+        continue;
+      }
+      const got = batch(B, T);
+      odd.nextBatch("train", B, T, got);
+      assert.deepEqual(got, want, `batch ${k}`);
+    }
+    assert.deepEqual(odd.rngState(), all.rngState());
+    assert.throws(() => odd.skipBatch("train", B, 5000), RangeError);
+  });
+});
+
 Deno.test("mmap and positioned reads give identical batches", { ignore: !mmapAvailable() }, () => {
   withData(LENGTHS, (dataDir) => {
     const opts = { dataDir, vocabSource: "llama2" as const, vocabSize: 32000, seed: 9 };

@@ -193,3 +193,21 @@ Deno.test("download CLI: bad flag exits 2, corrupt stream exits 1 with one line"
     ok(/^error: Cannot download .*corrupt gzip/.test(lines[0]), lines[0]);
   });
 });
+
+Deno.test("download: a URL that is not http(s) fails at once, before any connection", async () => {
+  await withTempDir(async (dataDir) => {
+    for (const url of ["not-a-url", "ftp://127.0.0.1:1/x.tar.gz", "file:///etc/passwd"]) {
+      const t0 = performance.now();
+      // library: TypeError, no retries (a backoff of 1 s per retry would take 31 s)
+      await rejects(downloadTinyStories({ url, dataDir, retries: 5, backoffMs: 1000 }), TypeError);
+      // CLI: usage error, exit 2, one line naming the URL
+      const r = await runMain(["download", "--url", url, "--data-dir", dataDir]);
+      const s = (performance.now() - t0) / 1000;
+      assertEquals(r.code, 2, r.stderr);
+      const lines = r.stderr.trim().split("\n");
+      assertEquals(lines.length, 1, r.stderr);
+      ok(lines[0].includes(`--url must be an http:// or https:// URL, got "${url}"`), lines[0]);
+      ok(s < 10, `took ${s.toFixed(1)} s`);
+    }
+  });
+});

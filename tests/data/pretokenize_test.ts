@@ -364,3 +364,16 @@ Deno.test({
     });
   },
 });
+
+Deno.test("pretokenize with a tokenizer that is not a SentencePiece model names the file", async () => {
+  await withTempDir(async (dataDir) => {
+    await writeShards(dataDir, [["a story"], ["another"]]);
+    const bad = join(dataDir, "garbage.model");
+    await Deno.writeFile(bad, new Uint8Array([0x0f, 0xff, 0x13, 0x37, 0x42]));
+    await rejects(pretokenize({ dataDir, tokenizer: bad, workers: 1 }), (e: Error) => {
+      ok(e.message.startsWith(`Cannot load tokenizer ${bad}: `), e.message);
+      ok(!e.message.includes("\n"), e.message);
+      return true;
+    });
+  });
+});

@@ -172,3 +172,59 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "an empty or truncated .model says so and names the file (not 'model type UNIGRAM')",
+  ignore: modelPath === null,
+  async fn() {
+    const bytes = await Deno.readFile(modelPath!);
+    const dir = await Deno.makeTempDir();
+    try {
+      // 100000 bytes ends exactly between two pieces: the parse succeeds without trainer_spec
+      const cases: [number, RegExp][] = [
+        [0, /has no pieces \(the file is empty or truncated\)/],
+        [100000, /ends after \d+ pieces without its trainer_spec \(the file is truncated\)/],
+        [1000, /runs past the end/],
+      ];
+      for (const [n, want] of cases) {
+        const p = join(dir, `cut${n}.model`);
+        await Deno.writeFile(p, bytes.subarray(0, n));
+        await assert.rejects(Tokenizer.load(p), (e: Error) => {
+          assert.match(e.message, want);
+          assert.ok(e.message.startsWith(`Cannot load tokenizer ${p}: `), e.message);
+          assert.doesNotMatch(e.message, /UNIGRAM/);
+          return true;
+        });
+      }
+      await assert.rejects(
+        Tokenizer.load(join(dir, "nope.model")),
+        /nope\.model: it does not exist/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("fromLlama2cBin without <unk>/<s>/</s> pieces uses run.c's ids 0, 1, 2", () => {
+  const enc = new TextEncoder();
+  const pieces = ["a", "b", "c", " ", "x", " x"];
+  const toks = pieces.map((p) => enc.encode(p));
+  const bytes = new Uint8Array(4 + toks.reduce((n, t) => n + 8 + t.length, 0));
+  const dv = new DataView(bytes.buffer);
+  dv.setInt32(0, 2, true);
+  let at = 4;
+  toks.forEach((t, i) => {
+    dv.setFloat32(at, -i, true);
+    dv.setInt32(at + 4, t.length, true);
+    bytes.set(t, at + 8);
+    at += 8 + t.length;
+  });
+  const tok = Tokenizer.fromLlama2cBin(bytes);
+  assert.equal(tok.unkId, 0);
+  assert.equal(tok.bosId, 1);
+  assert.equal(tok.eosId, 2);
+  assert.deepEqual(tok.encode("x", { bos: true, eos: true }), [1, 5, 2]);
+  // run.c strips the space of the first piece after BOS
+  assert.equal(tok.decodePiece(1, 5), "x");
+});

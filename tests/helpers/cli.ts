@@ -13,21 +13,26 @@ export interface CliResult {
 }
 
 /**
- * Runs `deno run -A main.ts ...args` from the repository root, feeding `stdin` when given.
+ * Runs `deno run -A main.ts ...args` from the repository root, feeding `stdin` when given, with
+ * `env` added to the environment.
  *
  * @example
  * ```ts
  * const { code, stderr } = await runMain(["eval", "--bogus"]); // code 2
  * ```
  */
-export async function runMain(args: string[], stdin?: string): Promise<CliResult> {
+export async function runMain(
+  args: string[],
+  stdin?: string,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", join(REPO_ROOT, "main.ts"), ...args],
     cwd: REPO_ROOT,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", ...env },
   }).spawn();
   if (stdin !== undefined) {
     const w = child.stdin.getWriter();

@@ -1,24 +1,45 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { exportCommand, exportModel } from "../../src/cli/export.ts";
 import { parseCommand, UsageError } from "../../src/cli/args.ts";
 import { saveCheckpoint } from "../../src/io/checkpoint.ts";
 import {
+  encodeLlama2cV0,
   encodeLlama2cV2,
-  encodeTokenizerBin,
   q80GroupSize,
   quantizeQ80,
+  readLlama2c,
+  readLlama2cFile,
   readLlama2cV2,
   roundHalfEven,
-} from "../../src/io/export.ts";
+} from "../../src/io/llama2c.ts";
+import { encodeTokenizerBin } from "../../src/data/tokenizer_bin.ts";
 import { hfConfig, hfTensors, permuteForHf } from "../../src/io/hf.ts";
-import { readLlama2c, readLlama2cFile } from "../../src/io/llama2c.ts";
 import { readSafetensorsFile, tensorF32 } from "../../src/io/safetensors.ts";
 import { type ModelConfig, modelConfig } from "../../src/model/config.ts";
-import { bitsAt } from "../../src/model/rng.ts";
+import { bitsAt } from "../../src/util/rng.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { TRAIN_DEFAULTS } from "../../src/train/config.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
+import { encodeModelProto, ModelType, PieceType } from "../../src/data/sentencepiece_model.ts";
+
+/** A SentencePiece BPE ModelProto with `n` pieces (`<unk>`, `<s>`, `</s>`, then `pN`). */
+function spModel(n: number): Uint8Array {
+  const special = [["<unk>", PieceType.UNKNOWN], ["<s>", PieceType.CONTROL], [
+    "</s>",
+    PieceType.CONTROL,
+  ]];
+  return encodeModelProto({
+    pieces: Array.from({ length: n }, (_, i) => ({
+      piece: i < 3 ? special[i][0] as string : `p${i}`,
+      score: -i,
+      type: i < 3 ? special[i][1] as PieceType : PieceType.NORMAL,
+    })),
+    trainerSpec: { modelType: ModelType.BPE, vocabSize: n },
+    normalizerSpec: { name: "identity" },
+  });
+}
 
 interface RefModel {
   seed: number;
@@ -185,7 +206,8 @@ Deno.test("export command: checkpoint dir -> v0, v1, v2 and hf files that read b
     assert.match(await exportModel(join(dir, "v0.bin"), "v2", join(dir, "q.bin")), /group size 16/);
     assert.equal(await sha256(await Deno.readFile(join(dir, "q.bin"))), m.v2.sha256);
     const tok = join(dir, "tokenizer.model");
-    await Deno.writeFile(tok, new Uint8Array([1, 2, 3]));
+    const tokBytes = spModel(64);
+    await Deno.writeFile(tok, tokBytes);
     await exportModel(out, "hf", join(dir, "hf"), tok);
     const names = [...Deno.readDirSync(join(dir, "hf"))].map((e) => e.name).sort();
     assert.deepEqual(names, [
@@ -206,10 +228,7 @@ Deno.test("export command: checkpoint dir -> v0, v1, v2 and hf files that read b
     );
     const cfgJson = JSON.parse(await Deno.readTextFile(join(dir, "hf", "config.json")));
     assert.equal(cfgJson.tie_word_embeddings, false);
-    assert.deepEqual(
-      await Deno.readFile(join(dir, "hf", "tokenizer.model")),
-      new Uint8Array([1, 2, 3]),
-    );
+    assert.deepEqual(await Deno.readFile(join(dir, "hf", "tokenizer.model")), tokBytes);
     await assert.rejects(
       exportModel(join(dir, "nope"), "v0", join(dir, "x.bin")),
       /does not exist/,
@@ -222,8 +241,8 @@ Deno.test("export command: checkpoint dir -> v0, v1, v2 and hf files that read b
 
 /** Runs `export` with argv as main.ts would (parse, then run). */
 async function run(argv: string[]): Promise<number | void> {
-  const { values, positionals } = parseCommand(exportCommand.flags, argv);
-  return await exportCommand.run(values, positionals);
+  const { values, positionals, given } = parseCommand(exportCommand.flags, argv);
+  return await exportCommand.run(values, positionals, given);
 }
 
 const tokModel = await sharedFile("tokenizer.model");
@@ -259,4 +278,42 @@ Deno.test("export command line: usage errors are UsageErrors", async () => {
   await assert.rejects(run(["--checkpoint", "d", "--format", "v3", "--out", "x"]), UsageError);
   await assert.rejects(run(["--checkpoint", "d", "--out", "x", "--tokenizer", "t"]), Error);
   await assert.rejects(run(["--checkpoint", "/nonexistent", "--out", "x"]), /does not exist/);
+});
+
+Deno.test("export --format hf checks the tokenizer against the model's vocab", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const m = REF.models[1];
+    const { config, params } = refParams(m); // vocab 64
+    const model = join(dir, "m.bin");
+    await Deno.writeFile(model, encodeLlama2cV0(config, params));
+    const big = join(dir, "big.model"),
+      small = join(dir, "small.model"),
+      bad = join(dir, "x.model");
+    await Deno.writeFile(big, spModel(512));
+    await Deno.writeFile(small, spModel(60));
+    await Deno.writeFile(bad, new Uint8Array([1, 2, 3]));
+    await assert.rejects(
+      exportModel(model, "hf", join(dir, "hf1"), big),
+      /^RangeError: Cannot export: the tokenizer .*big\.model has 512 pieces but the model's vocab is 64: it would produce ids the model does not have$/,
+    );
+    await assert.rejects(
+      exportModel(model, "hf", join(dir, "hf2"), bad),
+      /Cannot export: --tokenizer .*x\.model is not a SentencePiece model/,
+    );
+    assert.ok(!existsSync(join(dir, "hf1")) && !existsSync(join(dir, "hf2")), "nothing written");
+    const warnings: string[] = [];
+    const error = console.error;
+    console.error = (s: string) => void warnings.push(s);
+    try {
+      await exportModel(model, "hf", join(dir, "hf3"), small);
+    } finally {
+      console.error = error;
+    }
+    assert.deepEqual(warnings, [
+      `warning: the tokenizer ${small} has 60 pieces, the model's vocab is 64: ids 60..63 have no piece`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

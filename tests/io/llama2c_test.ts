@@ -11,7 +11,7 @@ import { type ModelConfig, modelConfig } from "../../src/model/config.ts";
 import { type TensorName, tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
 import { sharedFile } from "../helpers/data.ts";
-import { ropeFreqs } from "../../src/ops/rope.ts";
+import { ropeFreqs } from "../../src/model/rope_freqs.ts";
 
 const stories = await sharedFile("stories260K.bin");
 

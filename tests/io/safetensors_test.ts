@@ -13,7 +13,7 @@ import {
 import { modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
-import { bitsAt } from "../../src/model/rng.ts";
+import { bitsAt } from "../../src/util/rng.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url);
 

@@ -5,7 +5,7 @@ import { headSize, modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
 import { readLlama2cFile } from "../../src/io/llama2c.ts";
-import { ropeFreqs } from "../../src/ops/rope.ts";
+import { ropeFreqs } from "../../src/model/rope_freqs.ts";
 import { readF32 } from "../../src/gpu/buffers.ts";
 import { ReferenceDecoder, sample, sampleCoin } from "../../src/reference/decode.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";

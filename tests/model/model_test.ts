@@ -237,3 +237,20 @@ Deno.test("15M model (288/6/6/32000) at 2x32: loss, logits, gradient norms and s
     );
   }
 });
+
+Deno.test("Model.dispatches counts each plan's compute dispatches, not its clears (2 layers, dropout)", async () => {
+  const gpu = await testGpu();
+  const L = 2,
+    cfg = modelConfig({ dim: 32, n_layers: L, n_heads: 4, vocab_size: 64, dropout: 0.1 });
+  using model = new Model(gpu, cfg, { B: 2, T: 8, training: true });
+  using eval_ = new Model(gpu, cfg, { B: 2, T: 8, training: false });
+  // Forward per block: 2 rmsnorm, 7 matmul, 2 rope, attention, 2 residual, swiglu (+ 2 dropout).
+  // Backward per block: 2 dropout, 7 matmul x (dinp, dweight), swiglu, attention x 2, 2 rope,
+  // 2 rmsnorm x (dinp, dweight). Head (one chunk): classifier, cross-entropy, then their
+  // backward (cross-entropy, dinp, dweight), loss mean.
+  const forward = 1 + 15 * L + 1 + 2 + 1;
+  const train = 2 + 17 * L + 1 + 5 + 1 + 2 + 25 * L + 2;
+  assert.deepEqual(model.dispatches, { forward, train });
+  assert.equal(model.trainPlan.length, train + 1); // + the clear of dres
+  assert.deepEqual(eval_.dispatches, { forward, train: 0 });
+});

@@ -9,7 +9,7 @@ import {
   type SampleParams,
 } from "../../src/ops/decode.ts";
 import * as ref from "../../src/reference/decode.ts";
-import { ropeFreqs } from "../../src/ops/rope.ts";
+import { ropeFreqs } from "../../src/model/rope_freqs.ts";
 import { readBuffer, writeBuffer } from "../../src/gpu/buffers.ts";
 import { assertClose, f32, randn, read, runPlan, testGpu, testPool } from "../helpers/gpu.ts";
 import { swigluForward } from "../../src/ops/swiglu.ts";

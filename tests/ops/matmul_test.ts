@@ -1,11 +1,12 @@
 import {
+  matmulBackward,
   matmulBackwardDinp,
   matmulBackwardDweight,
   matmulForward,
   type MatmulTiles,
 } from "../../src/ops/matmul.ts";
 import * as ref from "../../src/reference/matmul.ts";
-import { throws } from "node:assert/strict";
+import { equal, throws } from "node:assert/strict";
 import { Plan } from "../../src/gpu/plan.ts";
 import {
   assertClose,
@@ -133,6 +134,64 @@ Deno.test("matmulBackwardDweight accumulates the reference (odd shapes, tile sha
   }
 });
 
+Deno.test("matmulBackward matches reference: dinp =, dinp +=, dweight += (odd, scalar, chunked shapes)", async () => {
+  const gpu = await testGpu();
+  const shapes = [...SHAPES, [3, 8, 4100], [33, 48, 67], [1, 7, 5]];
+  for (const [N, C, OC] of shapes) {
+    for (const tiles of TILES) {
+      using pool = testPool(gpu);
+      const dout = randn(N * OC, 21), inp = randn(N * C, 22), weight = randn(OC * C, 23);
+      const prevDinp = randn(N * C, 24), prevDw = randn(OC * C, 25), prevDw2 = randn(OC * C, 26);
+      const di = ref.matmulBackwardDinp(dout, weight, N, C, OC);
+      const dw = ref.matmulBackwardDweight(dout, inp, N, C, OC);
+      const dinp = f32(pool, "dinp", prevDinp), dinp2 = f32(pool, "dinp2", prevDinp);
+      const dweight = f32(pool, "dweight", prevDw), dweight2 = f32(pool, "dweight2", prevDw2);
+      const bd = f32(pool, "dout", dout), bi = f32(pool, "inp", inp), bw = f32(pool, "w", weight);
+      const t = tiles && { dinp: tiles, dweight: tiles };
+      await runPlan(gpu, (plan) => {
+        matmulBackward(plan, { dinp, dweight, dout: bd, inp: bi, weight: bw }, { N, C, OC }, t);
+        matmulBackward(
+          plan,
+          { dinp: dinp2, dweight: dweight2, dout: bd, inp: bi, weight: bw },
+          { N, C, OC, accumulate: true },
+          t,
+        );
+      });
+      const tag = `backward N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      assertClose(`${tag} dinp =`, await read(gpu, dinp, N * C), di, _tol(OC));
+      const di2 = di.map((v, i) => v + prevDinp[i]);
+      assertClose(`${tag} dinp +=`, await read(gpu, dinp2, N * C), di2, _tol(OC));
+      const dw1 = dw.map((v, i) => v + prevDw[i]), dw2 = dw.map((v, i) => v + prevDw2[i]);
+      assertClose(`${tag} dweight +=`, await read(gpu, dweight, OC * C), dw1, _tol(N));
+      assertClose(`${tag} dweight += (2)`, await read(gpu, dweight2, OC * C), dw2, _tol(N));
+    }
+  }
+});
+
+Deno.test("matmulBackward sums two layers' dinp into one buffer, dweights apart (SwiGLU's w1, w3)", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const N = 9, C = 20, OC = 36, s = { N, C, OC };
+  const inp = randn(N * C, 31), w1 = randn(OC * C, 32), w3 = randn(OC * C, 33);
+  const d1 = randn(N * OC, 34), d3 = randn(N * OC, 35), prev = randn(N * C, 36);
+  const prevW1 = randn(OC * C, 37), prevW3 = randn(OC * C, 38);
+  const dinp = f32(pool, "dinp", prev), bi = f32(pool, "inp", inp);
+  const dw1 = f32(pool, "dw1", prevW1), dw3 = f32(pool, "dw3", prevW3);
+  const b1 = { dout: f32(pool, "d1", d1), weight: f32(pool, "w1", w1) };
+  const b3 = { dout: f32(pool, "d3", d3), weight: f32(pool, "w3", w3) };
+  await runPlan(gpu, (plan) => {
+    matmulBackward(plan, { dinp, dweight: dw1, inp: bi, ...b1 }, s);
+    matmulBackward(plan, { dinp, dweight: dw3, inp: bi, ...b3 }, { ...s, accumulate: true });
+  });
+  const a = ref.matmulBackwardDinp(d1, w1, N, C, OC), b = ref.matmulBackwardDinp(d3, w3, N, C, OC);
+  const want = a.map((v, i) => v + b[i]); // prev is overwritten by the first, = call
+  assertClose("dinp = d1·w1 + d3·w3", await read(gpu, dinp, N * C), want, _tol(OC));
+  const g1 = ref.matmulBackwardDweight(d1, inp, N, C, OC).map((v, i) => v + prevW1[i]);
+  const g3 = ref.matmulBackwardDweight(d3, inp, N, C, OC).map((v, i) => v + prevW3[i]);
+  assertClose("dw1 +=", await read(gpu, dw1, OC * C), g1, _tol(N));
+  assertClose("dw3 +=", await read(gpu, dw3, OC * C), g3, _tol(N));
+});
+
 Deno.test("matmulForward binds sub-ranges of bigger buffers (a layer's weight slice)", async () => {
   const gpu = await testGpu();
   using pool = testPool(gpu);
@@ -197,4 +256,11 @@ Deno.test("matmul launchers reject bad sizes and tiles", async () => {
       }),
     RangeError,
   );
+  // matmulBackward checks both kernels' tiles before it records either dispatch.
+  const all = { dinp: b, dweight: b, dout: b, inp: b, weight: b };
+  const bad = { WG: 8, TM: 5, TN: 4 };
+  throws(() => matmulBackward(plan, all, { N: 2, C: 8, OC: 8 }, { dweight: bad }), RangeError);
+  throws(() => matmulBackward(plan, all, { N: 2, C: 8, OC: 8 }, { dinp: bad }), RangeError);
+  throws(() => matmulBackward(plan, all, { N: 2, C: 0, OC: 8 }), RangeError);
+  equal(plan.length, 0);
 });

@@ -1,4 +1,5 @@
-import { ropeBackward, ropeForward, ropeFreqs } from "../../src/ops/rope.ts";
+import { ropeBackward, ropeForward } from "../../src/ops/rope.ts";
+import { ropeFreqs } from "../../src/model/rope_freqs.ts";
 import * as ref from "../../src/reference/rope.ts";
 import { REPO_ROOT } from "../helpers/data.ts";
 import {

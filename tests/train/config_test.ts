@@ -10,6 +10,8 @@ import {
 } from "../../src/train/config.ts";
 
 const parse = (argv: string[]) => parseCommand(TRAIN_FLAGS, argv).values;
+/** The values and the flags typed, as main.ts passes them to the train command. */
+const parseGiven = (argv: string[]) => parseCommand(TRAIN_FLAGS, argv);
 
 function withConfigFile(obj: unknown, fn: (path: string) => void): void {
   const dir = Deno.makeTempDirSync();
@@ -93,7 +95,8 @@ Deno.test("config file sets values; flags on the command line override it", () =
     { "batch_size": 16, "max-iters": 50, "dim": 64, "n_heads": 4, "n_kv_heads": 2, "seed": 7 },
     (p) => {
       // Flags equal to their defaults but typed explicitly still win over the file.
-      const cfg = trainConfigFromFlags(parse(["--config", p, "--batch-size", "128", "--dim=96"]));
+      const typed = parseGiven(["--config", p, "--batch-size", "128", "--dim=96"]);
+      const cfg = trainConfigFromFlags(typed.values, undefined, typed.given);
       assert.equal(cfg.batch_size, 128);
       assert.equal(cfg.dim, 96);
       assert.equal(cfg.max_iters, 50);

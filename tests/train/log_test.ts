@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type LogRecord, parseLog, TrainLog } from "../../src/train/log.ts";
+import { type LogRecord, lossSeries, parseLog, TrainLog } from "../../src/train/log.ts";
 import { downsample, lossPlotSvg, niceTicks } from "../../src/train/plot.ts";
 
 /** A plausible run: train loss decaying with noise, an eval every 50 steps. */
@@ -108,10 +108,10 @@ Deno.test("lossPlotSvg places points by their values", () => {
     { type: "train", iter: 100, loss: 0, lr: 0, ms: 1, tokens_per_s: 1, mfu: -1, time: "" },
     { type: "eval", iter: 50, train_loss: 5, val_loss: 6, lr: 0, time: "" },
   ];
-  const svg = lossPlotSvg(recs, { width: 800, height: 450 });
+  const svg = lossPlotSvg(lossSeries(recs), { width: 800, height: 450 });
   // Plot area: x 64..780 (iter 0..100), y 40..398 (loss 10..0).
   assert.match(svg, /<path d="M64\.0 40\.0L780\.0 398\.0"/);
   assert.match(svg, /<circle cx="422\.0" cy="219\.0"/); // (50, 5)
   assert.match(svg, /<circle cx="422\.0" cy="183\.2"/); // (50, 6)
-  assert.match(lossPlotSvg([]), /no data yet/);
+  assert.match(lossPlotSvg(lossSeries([])), /no data yet/);
 });

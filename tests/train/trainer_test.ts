@@ -9,7 +9,9 @@ import { parseCommand } from "../../src/cli/args.ts";
 import { TRAIN_FLAGS, trainConfigFromFlags } from "../../src/train/config.ts";
 import { train } from "../../src/train/trainer.ts";
 import { parseLog, type TrainRecord } from "../../src/train/log.ts";
+import { existsSync } from "node:fs";
 import { loadCheckpoint } from "../../src/io/checkpoint.ts";
+import { loadModel } from "../../src/io/model_file.ts";
 import { readLlama2cFile } from "../../src/io/llama2c.ts";
 import { evaluateTokens, tokensFromBytes } from "../../src/model/evaluate.ts";
 import { REPO_ROOT, sharedFile } from "../helpers/data.ts";
@@ -236,6 +238,208 @@ Deno.test({
         last + 1,
         "the checkpoint holds the state after the last logged step",
       );
+    } finally {
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});
+
+/** A data dir with a 512-token vocab (tok512/): the sample's ids mod 512, split as dataDir(). */
+async function dataDir512(): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "babyllama_train512_" });
+  const bytes = await Deno.readFile(sample!);
+  const ids = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2).map((t) => t % 512);
+  const out = new Uint8Array(ids.buffer);
+  const cut = Math.floor(out.length / 10) * 2;
+  await Deno.mkdir(join(dir, "tok512"));
+  await Deno.writeFile(join(dir, "tok512", "data00.bin"), out.subarray(0, cut));
+  await Deno.writeFile(join(dir, "tok512", "data01.bin"), out.subarray(cut));
+  return dir;
+}
+
+const TINY512 = [
+  "--vocab-source=custom",
+  "--vocab-size=512",
+  "--dim=64",
+  "--n-layers=2",
+  "--n-heads=4",
+  "--n-kv-heads=2",
+  "--batch-size=4",
+  "--max-seq-len=64",
+  "--gradient-accumulation-steps=1",
+  "--eval-iters=2",
+  "--warmup-iters=5",
+];
+
+/** Runs main.ts train; resolves to exit code, stdout and stderr. */
+async function trainCli(args: string[]) {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "train", ...args],
+    cwd: REPO_ROOT,
+    env: { XDG_RUNTIME_DIR: "/tmp" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+Deno.test({
+  name: "a diverging run stops with one line naming the iteration and keeps a finite checkpoint",
+  ignore: sample === null,
+  fn: async () => {
+    const data = await dataDir512();
+    try {
+      const out = `${data}/div`;
+      const r = await trainCli([
+        ...TINY512,
+        `--data-dir=${data}`,
+        `--out-dir=${out}`,
+        "--max-iters=30",
+        "--eval-interval=5",
+        "--always-save-checkpoint",
+        "--learning-rate=1e4",
+      ]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const errors = r.stderr.trim().split("\n").filter((l) => l.startsWith("error:"));
+      assert.equal(errors.length, 1, r.stderr);
+      const m =
+        /^error: Cannot train: iter (\d+) has loss \S+ and gradient norm \S+; its update was not applied and the run stops \((.*) keeps the checkpoint of iter (\d+);/
+          .exec(errors[0]);
+      assert.ok(m, errors[0]);
+      console.log(`  ${errors[0]}`);
+      const bad = Number(m[1]);
+      assert.ok(bad < 30, "stopped before max_iters");
+      // the checkpoint and model.bin hold finite weights (loading checks), best val loss is real
+      const ckpt = await loadCheckpoint(out);
+      assert.equal(ckpt.iter, Number(m[3]));
+      assert.ok(ckpt.iter <= bad);
+      assert.ok(Number.isFinite(ckpt.bestValLoss), `best val loss ${ckpt.bestValLoss}`);
+      const bin = await loadModel(join(out, "model.bin"));
+      assert.deepEqual(bin.params, ckpt.params);
+      // no training log line after the bad step, and the lock is gone
+      const iters = [...(await trainLosses(out)).keys()];
+      assert.ok(Math.max(...iters) <= bad, `logged ${iters}`);
+      assert.ok(!existsSync(join(out, "train.lock")));
+    } finally {
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "--on-nan skip skips non-finite steps with a warning and gives up after 10 in a row",
+  ignore: sample === null,
+  fn: async () => {
+    const data = await dataDir512();
+    try {
+      const out = `${data}/skip`;
+      const r = await trainCli([
+        ...TINY512,
+        `--data-dir=${data}`,
+        `--out-dir=${out}`,
+        "--max-iters=40",
+        "--eval-interval=5",
+        "--always-save-checkpoint",
+        "--learning-rate=1e4",
+        "--on-nan",
+        "skip",
+      ]);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const warnings = r.stdout.split("\n").filter((l) =>
+        l.startsWith("warning: skipped the update")
+      );
+      assert.equal(warnings.length, 9, r.stdout);
+      assert.match(warnings[8], /9 in a row/);
+      assert.match(
+        r.stderr.trim().split("\n").at(-1)!,
+        /^error: Cannot train: 10 steps in a row \(iters (\d+)\.\.(\d+)\) had a non-finite loss or gradient norm; --on-nan skip gives up after 10/,
+      );
+      const ckpt = await loadCheckpoint(out); // finite, or this throws
+      assert.ok(Number.isFinite(ckpt.bestValLoss));
+    } finally {
+      await Deno.remove(data, { recursive: true });
+    }
+  },
+});
+
+/** Starts main.ts train; `waitFor(re)` resolves once stdout has a line matching `re`. */
+function spawnTrain(args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "train", ...args],
+    cwd: REPO_ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { XDG_RUNTIME_DIR: "/tmp" },
+  }).spawn();
+  let stdout = "", stderr = "";
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const pump = async (s: ReadableStream<Uint8Array>, err: boolean) => {
+    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
+      if (err) stderr += chunk;
+      else stdout += chunk;
+      for (const w of waiters.filter((w) => w.re.test(stdout))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  };
+  const done = Promise.all([pump(child.stdout, false), pump(child.stderr, true)]);
+  return {
+    child,
+    waitFor: (re: RegExp) =>
+      re.test(stdout)
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push({ re, resolve })),
+    finish: async () => {
+      const status = await child.status;
+      await done;
+      return { code: status.code, stdout, stderr };
+    },
+  };
+}
+
+Deno.test({
+  name: "Ctrl-C during an eval stops it at the next batch and saves the last trained state",
+  ignore: sample === null,
+  fn: async () => {
+    const data = await dataDir512();
+    try {
+      const out = `${data}/int`;
+      const common = [...TINY512, `--data-dir=${data}`, `--out-dir=${out}`];
+      const first = await trainCli([...common, "--max-iters=3", "--eval-interval=3"]);
+      assert.equal(first.code, 0, first.stderr);
+      // Resumed at 3, it trains 3 and 4, then evaluates at 5: 2 x 3000 batches take minutes,
+      // so only a stop at a batch boundary ends this quickly.
+      const run = spawnTrain([
+        ...common,
+        "--init-from=resume",
+        "--max-iters=9",
+        "--eval-interval=5",
+        "--eval-iters=3000",
+      ]);
+      await run.waitFor(/^4 \| loss/m);
+      await new Promise((r) => setTimeout(r, 500)); // inside the eval at iter 5
+      const t0 = performance.now();
+      run.child.kill("SIGINT");
+      const r = await run.finish();
+      const s = (performance.now() - t0) / 1000;
+      console.log(`  exited ${s.toFixed(1)} s after SIGINT`);
+      assert.equal(r.code, 130, r.stderr);
+      assert.ok(s < 30, `took ${s.toFixed(1)} s`);
+      assert.match(
+        r.stdout,
+        /^resumed from .*ckpt-000001\.safetensors \(generation 1\) at iter 3/m,
+      );
+      assert.match(
+        r.stdout,
+        /^interrupted: stopped the eval at iter 5; saving the last trained state \(iter 5\) to /m,
+      );
+      assert.equal((await loadCheckpoint(out)).iter, 5);
+      const evals = parseLog(await Deno.readTextFile(join(out, "log.jsonl"))).filter((x) =>
+        x.type === "eval"
+      );
+      // (the resumed log drops records from iter 3 on, so only the step-0 eval remains)
+      assert.deepEqual(evals.map((e) => e.iter), [0], "the cut eval at 5 is not logged");
+      assert.ok(!existsSync(join(out, "train.lock")));
     } finally {
       await Deno.remove(data, { recursive: true });
     }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Xoshiro128 } from "../../src/train/random.ts";
+import { Xoshiro128 } from "../../src/util/rng.ts";
 
 Deno.test("Xoshiro128 matches the reference xoshiro128** stream from state [1, 2, 3, 4]", () => {
   // Computed with an independent Python implementation of Blackman & Vigna's xoshiro128**

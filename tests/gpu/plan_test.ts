@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { BufferPool, readF32 } from "../../src/gpu/buffers.ts";
+import { defineKernel } from "../../src/gpu/kernel.ts";
+import { grid, MAX_WORKGROUPS_PER_DIM, Plan } from "../../src/gpu/plan.ts";
+import { testGpu } from "../helpers/gpu.ts";
+
+/** out[i] = a * inp[i] + b for i < N, over a 2-D grid of linear workgroup indices. */
+const AXPB = defineKernel(
+  "axpb_test",
+  `struct Params { N: u32, a: f32, b: f32 }
+  @group(0) @binding(0) var<uniform> p: Params;
+  @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+  @group(0) @binding(2) var<storage, read> inp: array<f32>;
+  override WG: u32 = 64;
+  @compute @workgroup_size(WG)
+  fn main(@builtin(global_invocation_id) g: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+    let i = g.x + g.y * nwg.x * WG;
+    if (i < p.N) { out[i] = p.a * inp[i] + p.b; }
+  }`,
+);
+
+Deno.test("grid splits workgroups over x and y, x within 65535, covering n", () => {
+  assert.deepEqual(grid(0), [1, 1, 1]);
+  assert.deepEqual(grid(7), [7, 1, 1]);
+  assert.deepEqual(grid(MAX_WORKGROUPS_PER_DIM), [65535, 1, 1]);
+  for (const n of [65536, 100000, 131071, 1 << 24]) {
+    const [x, y, z] = grid(n);
+    assert.ok(x <= MAX_WORKGROUPS_PER_DIM && y <= MAX_WORKGROUPS_PER_DIM && z === 1, `${n}`);
+    assert.ok(x * y >= n && x * (y - 1) < n, `grid(${n}) = ${x}x${y}`);
+  }
+});
+
+Deno.test("a plan records dispatches, copies and clears, and replays them in order", async () => {
+  const gpu = await testGpu();
+  using pool = new BufferPool(gpu);
+  const N = 200;
+  const inp = pool.upload("inp", Float32Array.from({ length: N }, (_, i) => i));
+  const out = pool.create("out", 4 * N), copy = pool.create("copy", 4 * N);
+  using plan = new Plan(gpu, "test");
+  plan.dispatch(AXPB, { out, inp }, { N, a: 2, b: 1 }, [Math.ceil(N / 64)]);
+  plan.copy(out, 0, copy, 0, 4 * N);
+  plan.clear(out, 0, 16); // after the copy: copy keeps the values, out loses its first 4
+  assert.equal(plan.length, 3);
+  await plan.check();
+  plan.submit();
+  const want = Float32Array.from({ length: N }, (_, i) => 2 * i + 1);
+  assert.deepEqual(await readF32(gpu, copy, 0, N), want);
+  const got = await readF32(gpu, out, 0, N);
+  assert.deepEqual(got.subarray(0, 4), new Float32Array(4));
+  assert.deepEqual(got.subarray(4), want.subarray(4));
+});
+
+Deno.test("setParams changes a recorded dispatch for the next submit; 2-D grids index linearly", async () => {
+  const gpu = await testGpu();
+  using pool = new BufferPool(gpu);
+  const N = 300;
+  const inp = pool.upload("inp", Float32Array.from({ length: N }, (_, i) => i));
+  const out = pool.create("out", 4 * N);
+  using plan = new Plan(gpu, "test");
+  // 5 workgroups of 64 as 3 x 2: the kernel's linear index must still reach every element.
+  const h = plan.dispatch(AXPB, { out, inp }, { N, a: 1, b: 0 }, [3, 2]);
+  await plan.check();
+  plan.submit();
+  assert.deepEqual(await readF32(gpu, out, 0, N), Float32Array.from({ length: N }, (_, i) => i));
+  plan.setParams(h, { N, a: -1, b: 0.5 });
+  plan.submit();
+  const want = Float32Array.from({ length: N }, (_, i) => 0.5 - i);
+  assert.deepEqual(await readF32(gpu, out, 0, N), want);
+  await plan.debugRun(); // the same dispatch in its own error scope: no error
+});
+
+Deno.test("dispatch rejects missing, unknown and misaligned bindings and bad params", async () => {
+  const gpu = await testGpu();
+  using pool = new BufferPool(gpu);
+  const a = pool.create("a", 1024), b = pool.create("b", 1024);
+  using plan = new Plan(gpu, "test");
+  const P = { N: 1, a: 1, b: 0 };
+  const bad = (f: () => unknown, type: ErrorConstructor, re: RegExp) =>
+    assert.throws(f, (e: Error) => e instanceof type && re.test(e.message));
+  bad(() => plan.dispatch(AXPB, { out: a }, P, [1]), TypeError, /binding 'inp' is missing/);
+  bad(
+    () => plan.dispatch(AXPB, { out: a, inp: b, extra: b }, P, [1]),
+    TypeError,
+    /it has no binding 'extra'/,
+  );
+  bad(
+    () => plan.dispatch(AXPB, { out: { buffer: a, offset: 4 }, inp: b }, P, [1]),
+    TypeError,
+    /offset 4 is not 256-byte aligned/,
+  );
+  bad(() => plan.dispatch(AXPB, { out: a, inp: b }, { N: 1, a: 1 }, [1]), TypeError, /'b' is/);
+  bad(
+    () => plan.dispatch(AXPB, { out: a, inp: b }, { ...P, c: 1 }, [1]),
+    TypeError,
+    /it has no param 'c'/,
+  );
+  bad(() => plan.dispatch(AXPB, { out: a, inp: b }, { ...P, a: NaN }, [1]), TypeError, /'a' is/);
+  bad(() => plan.dispatch(AXPB, { out: a, inp: b }, P, [65536]), RangeError, /out of range/);
+  // Aligned ranges are accepted.
+  plan.dispatch(AXPB, { out: { buffer: a, offset: 256, size: 256 }, inp: b }, P, [1]);
+  await plan.check();
+});
+
+Deno.test("check() rejects, naming the kernel, when a bind group fails validation", async () => {
+  const gpu = await testGpu();
+  using pool = new BufferPool(gpu);
+  const notStorage = pool.create("map", 64, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+  const inp = pool.create("inp", 64);
+  using plan = new Plan(gpu, "test");
+  plan.dispatch(AXPB, { out: notStorage, inp }, { N: 1, a: 1, b: 0 }, [1]);
+  await assert.rejects(plan.check(), /Cannot bind kernel axpb_test: /);
+});
