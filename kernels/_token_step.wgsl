@@ -50,11 +50,6 @@ fn rmsnorm(l: u32, g: u32) {
   for (var i = l; i < C4; i += WG) { scratch[xn_at() + i] = scratch[i] * rstd * weights[g / 4u + i]; }
 }
 
-// x[r] += rows r of the [C, 4 * n4] matrix at w times scratch[x4 ..] (wo and w2, the residual)
-fn residual_matvec(l: u32, w: u32, n4: u32, x4: u32) {
-  for (var r = 4u * l; r < p.C; r += 4u * WG) { scratch[r / 4u] += rows4(w, n4, r, x4); }
-}
-
 fn attention(l: u32, li: u32, pos: u32) {
   let HS4 = HS / 4u;
   let KV4 = p.NKV * HS4;
@@ -131,79 +126,102 @@ fn attention(l: u32, li: u32, pos: u32) {
   }
 }
 
-fn run_layer(l: u32, li: u32, pos: u32) {
+// The output of 4 rows r .. r + 3 of phase `kind`'s matvec (see token_forward):
+//   0: q, k, v rows (one vec4 of q, k or v: C and KV are multiples of 4, i.e. two RoPE pairs of
+//      one head); q rotated into scratch, k rotated and v into cache row (li, pos);
+//   1, 3: x += wo · att, x += w2 · hg (the residual);
+//   2: w13 rows (w1[i], w3[i], w1[i+1], w3[i+1]): hg[i], hg[i+1] = silu(h1) * h3;
+//   4: logits.
+fn epilogue(kind: u32, r: u32, y: vec4f, li: u32, pos: u32) {
   let C = p.C;
-  let C4 = C / 4u;
   let KV = p.NKV * HS;
-  let half = HS / 2u;
-  let base = p.layer0 + li * p.layer_stride;
-
-  // 1. xn = RMSNorm(x) * rms_att
-  rmsnorm(l, base + p.rms_att);
-  sync();
-
-  // 2. q, k, v = wqkv · xn, 4 rows per invocation: one vec4 of q, k or v (C and KV are
-  //    multiples of 4), i.e. two RoPE pairs of one head; k and v go to cache row (li, pos).
-  let rows = C + 2u * KV;
-  let cacheRow = (li * p.S + pos) * KV / 4u;
-  for (var r = 4u * l; r < rows; r += 4u * WG) {
-    let y = rows4(base + p.wqkv, C4, r, xn_at());
-    if (r >= C + KV) {
-      kv_cache[p.value_offset / 4u + cacheRow + (r - C - KV) / 4u] = y;
-    } else {
-      let pr = pos * half + (r % HS) / 2u;
-      let c = vec2f(freqs[pr], freqs[pr + 1u]);
-      let s = vec2f(freqs[p.sin_offset + pr], freqs[p.sin_offset + pr + 1u]);
-      let rot = vec4f(y.x * c.x - y.y * s.x, y.x * s.x + y.y * c.x,
-                      y.z * c.y - y.w * s.y, y.z * s.y + y.w * c.y);
-      if (r < C) { scratch[q_at() + r / 4u] = rot; } else { kv_cache[cacheRow + (r - C) / 4u] = rot; }
+  switch kind {
+    case 0u: {
+      let cacheRow = (li * p.S + pos) * KV / 4u;
+      if (r >= C + KV) {
+        kv_cache[p.value_offset / 4u + cacheRow + (r - C - KV) / 4u] = y;
+      } else {
+        let pr = pos * (HS / 2u) + (r % HS) / 2u;
+        let c = vec2f(freqs[pr], freqs[pr + 1u]);
+        let s = vec2f(freqs[p.sin_offset + pr], freqs[p.sin_offset + pr + 1u]);
+        let rot = vec4f(y.x * c.x - y.y * s.x, y.x * s.x + y.y * c.x,
+                        y.z * c.y - y.w * s.y, y.z * s.y + y.w * c.y);
+        if (r < C) { scratch[q_at() + r / 4u] = rot; } else { kv_cache[cacheRow + (r - C) / 4u] = rot; }
+      }
+    }
+    case 1u, 3u: {
+      scratch[r / 4u] += y;
+    }
+    case 2u: {
+      let o = r / 2u;
+      scratch[hg_at() + o / 4u][o % 4u] = y.x / (1.0 + exp(-y.x)) * y.y;
+      if (o + 1u < p.H) { scratch[hg_at() + o / 4u][o % 4u + 1u] = y.z / (1.0 + exp(-y.z)) * y.w; }
+    }
+    default: {
+      for (var i = 0u; i < 4u; i++) {
+        if (r + i < p.V) { logits[r + i] = y[i]; }
+      }
     }
   }
-  sync();
-
-  // 3. att = attention(q, cache rows 0..pos)
-  attention(l, li, pos);
-  sync();
-
-  // 4. x += wo · att
-  residual_matvec(l, base + p.wo, C4, att_at());
-  sync();
-
-  // 5. xn = RMSNorm(x) * rms_ffn; hg = silu(w1 · xn) * (w3 · xn), w13 rows (w1[i], w3[i])
-  rmsnorm(l, base + p.rms_ffn);
-  sync();
-  for (var r = 4u * l; r < 2u * p.H; r += 4u * WG) {
-    let y = rows4(base + p.w13, C4, r, xn_at());
-    let o = r / 2u;
-    scratch[hg_at() + o / 4u][o % 4u] = y.x / (1.0 + exp(-y.x)) * y.y;
-    if (o + 1u < p.H) { scratch[hg_at() + o / 4u][o % 4u + 1u] = y.z / (1.0 + exp(-y.z)) * y.w; }
-  }
-  sync();
-
-  // 6. x += w2 · hg
-  residual_matvec(l, base + p.w2, p.H / 4u, hg_at());
-  sync();
 }
 
-// One decode step at `pos` for `token`: x = tok_embeddings[token], every layer, logits.
+// One decode step at `pos` for `token`: x = tok_embeddings[token], then per layer 4 matvec
+// phases (1. xn = RMSNorm(x) * rms_att, q/k/v = wqkv · xn with RoPE and the cache write, then
+// attention; 2. x += wo · att; 3. xn = RMSNorm(x) * rms_ffn, hg = SwiGLU(w13 · xn);
+// 4. x += w2 · hg), then 5. logits = wcls · RMSNorm(x) * rms_final. The phases run in ONE loop
+// so that the matvec (and each other step) is compiled once: every inlined copy of the matvec
+// costs the driver seconds of compile time.
 fn token_forward(l: u32, pos: u32, token: u32) {
   let C4 = p.C / 4u;
   let e = p.emb / 4u + (token / p.tile) * C4 * p.tile + token % p.tile;
   for (var i = l; i < C4; i += WG) { scratch[i] = weights[e + i * p.tile]; }
   sync();
 
-  for (var li = 0u; li < p.L; li++) { run_layer(l, li, pos); }
-
-  // logits = wcls · RMSNorm(x) * rms_final
-  rmsnorm(l, p.rms_final);
-  sync();
-  for (var r = 4u * l; r < p.V; r += 4u * WG) {
-    let y = rows4(p.wcls, C4, r, xn_at());
-    for (var i = 0u; i < 4u; i++) {
-      if (r + i < p.V) { logits[r + i] = y[i]; }
+  for (var ph = 0u; ph <= 4u * p.L; ph++) {
+    let li = ph / 4u;
+    let kind = select(ph % 4u, 4u, ph == 4u * p.L);
+    let base = p.layer0 + li * p.layer_stride;
+    // the phase's norm weight (kinds 0, 2, 4), matrix, inner size, rows and input
+    var g = p.rms_final;
+    var w = p.wcls;
+    var n4 = C4;
+    var rows = p.V;
+    var x4 = xn_at();
+    switch kind {
+      case 0u: {
+        g = base + p.rms_att;
+        w = base + p.wqkv;
+        rows = p.C + 2u * p.NKV * HS;
+      }
+      case 1u: {
+        w = base + p.wo;
+        rows = p.C;
+        x4 = att_at();
+      }
+      case 2u: {
+        g = base + p.rms_ffn;
+        w = base + p.w13;
+        rows = 2u * p.H;
+      }
+      case 3u: {
+        w = base + p.w2;
+        n4 = p.H / 4u;
+        rows = p.C;
+        x4 = hg_at();
+      }
+      default: {}
+    }
+    if (kind % 2u == 0u) {
+      rmsnorm(l, g);
+      sync();
+    }
+    for (var r = 4u * l; r < rows; r += 4u * WG) { epilogue(kind, r, rows4(w, n4, r, x4), li, pos); }
+    sync();
+    if (kind == 0u) {
+      attention(l, li, pos);
+      sync();
     }
   }
-  sync();
 }
 
 // The next token (kernels/sample.wgsl's state update): forced prompt token or sampled; tokens,
