@@ -1,6 +1,7 @@
 // _matvec4: snippet (not a kernel) appended by launchers to the decode matvec kernels
-// (matvec_decode, qkv_decode, ffn_decode): dot products of 4 weight rows with one input row,
-// optionally RMSNorm-ed on the fly. Rows are row-major or in tiles of T rows
+// (matvec_decode, qkv_decode, ffn_decode), followed by _matvec4_split.wgsl or
+// _matvec4_subgroup.wgsl (which define mv_reduce): dot products of 4 weight rows with one input
+// row, optionally RMSNorm-ed on the fly. Rows are row-major or in tiles of T rows
 // (src/model/decode_layout.ts); mv_offsets gives the vec4 offsets of a group's 4 rows at k = 0
 // and the stride from k to k + 1.
 // The including kernel declares: `override WG` (invocations per workgroup, <= 256) and
@@ -9,15 +10,14 @@
 //   norm_weight [C] f32 as vec4 (the RMSNorm weight; any [>= C] buffer when not normalising)
 //   weight      [rows, C] f32 as vec4 [rows, C/4]
 // A group of SPLIT consecutive invocations owns 4 rows; invocation j of the group sums the vec4
-// columns j, j + SPLIT, ... of those rows (one inp load feeds 4 rows), then the group adds its
-// partial sums through workgroup memory. SPLIT = 1 (CPU adapters: every per-lane load is a
-// separate load anyway, and barriers are expensive) needs no barrier; a real GPU uses
-// SPLIT = 16..32 so that the group's loads are contiguous.
-
-var<workgroup> mv_red: array<vec4f, 256>;
+// columns j, j + SPLIT, ... of those rows (one inp load feeds 4 rows), then mv_reduce adds the
+// group's partial sums. SPLIT = 1 (CPU adapters: every per-lane load is a separate load anyway,
+// and barriers are expensive) needs no reduction; a real GPU uses SPLIT = 16..WG so that the
+// group's loads are contiguous.
 
 // rsqrt(mean(inp²) + eps) when `norm`, else 1 (then inp * 1 * 1 is inp exactly). Every
-// invocation sums all of inp itself: the same address in every lane is a cheap load.
+// invocation sums all of inp itself: one broadcast load per address on a GPU (on llvmpipe a load
+// per invocation, which is why the CPU-shaped variants normalise in a dispatch of their own).
 fn mv_rstd(C: u32, eps: f32, norm: bool) -> f32 {
   if (!norm) { return 1.0; }
   var s = vec4f(0.0);
@@ -63,14 +63,5 @@ fn mv_rows4(l: u32, w: array<u32, 5>, C4: u32, rstd: f32, norm: bool) -> vec4f {
                    dot(a, weight[w[3] + o]));
     }
   }
-  if (SPLIT > 1u) {
-    mv_red[l] = acc;
-    workgroupBarrier();
-    for (var s = SPLIT / 2u; s > 0u; s = s / 2u) {
-      if (j < s) { mv_red[l] += mv_red[l + s]; }
-      workgroupBarrier();
-    }
-    acc = mv_red[l];
-  }
-  return acc;
+  return mv_reduce(l, acc);
 }

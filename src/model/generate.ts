@@ -62,13 +62,23 @@ export interface DecodeVariant {
   WG: number;
   /** Invocations sharing 4 matvec rows (1 for token). */
   SPLIT: number;
+  /** The matvec partial sums are added with subgroup operations (SPLIT = WG). */
+  subgroup: boolean;
 }
 
-const _variant = (kind: DecodeVariant["kind"], WG: number, SPLIT = 1): DecodeVariant => ({
-  name: kind.startsWith("token") ? `${kind}_wg${WG}` : `${kind}_wg${WG}_split${SPLIT}`,
+const _variant = (
+  kind: DecodeVariant["kind"],
+  WG: number,
+  SPLIT = 1,
+  subgroup = false,
+): DecodeVariant => ({
+  name: kind.startsWith("token")
+    ? `${kind}_wg${WG}`
+    : `${kind}_wg${WG}_${subgroup ? "sg" : `split${SPLIT}`}`,
   kind,
   WG,
   SPLIT,
+  subgroup,
 });
 
 /**
@@ -86,7 +96,8 @@ const TOKEN_MAX_PARAMS_GPU = 1_000_000;
 /**
  * Every decode variant that can run `config` on `gpu`, each a candidate with a name: the
  * per-op path, the fused per-layer path with CPU-shaped (8 invocations, one per 4 rows) and
- * GPU-shaped (64 or 256 invocations, 16 or 32 per 4 rows) matvecs, and the whole-step kernel in
+ * GPU-shaped (64 or 256 invocations, 16 or 32 per 4 rows, or the whole workgroup per 4 rows added
+ * with subgroup operations where the device has `subgroups`) matvecs, and the whole-step kernel in
  * one workgroup of 8, 64 or 256 when the weights fit one storage binding (plus its barrier-free
  * form on llvmpipe, a workgroup of the SIMD width).
  */
@@ -98,6 +109,9 @@ export function decodeVariants(gpu: Gpu, config: ModelConfig): DecodeVariant[] {
     _variant("layered", 64, 16),
     _variant("layered", 256, 32),
   ];
+  if (gpu.subgroups) {
+    out.push(_variant("layered", 64, 64, true), _variant("layered", 256, 256, true));
+  }
   const lay = decodeLayout(config), maxBinding = gpu.limits.maxStorageBufferBindingSize;
   const cacheBytes = 2 * roundUp(config.n_layers * config.max_seq_len * kvDim(config), 64) * 4;
   const heads = { NH: config.n_heads, NKV: config.n_kv_heads, HS: headSize(config) };
@@ -288,7 +302,11 @@ export class Generator implements Disposable {
       stop_at_bos: 1,
     };
     const plan = (this.#plan = new Plan(gpu, `decode_step:${this.variant.name}`));
-    const shape = { WG: this.variant.WG, SPLIT: this.variant.SPLIT };
+    const shape = {
+      WG: this.variant.WG,
+      SPLIT: this.variant.SPLIT,
+      subgroup: this.variant.subgroup,
+    };
 
     // CPU-shaped matvecs (one invocation per 4 rows) read tiled matrices: the WG invocations'
     // loads at each column are consecutive (src/model/decode_layout.ts)

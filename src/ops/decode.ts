@@ -19,6 +19,8 @@ import sampleCode from "../../kernels/sample.wgsl" with { type: "text" };
 import qkvCode from "../../kernels/qkv_decode.wgsl" with { type: "text" };
 import ffnCode from "../../kernels/ffn_decode.wgsl" with { type: "text" };
 import matvec4Code from "../../kernels/_matvec4.wgsl" with { type: "text" };
+import matvec4SplitCode from "../../kernels/_matvec4_split.wgsl" with { type: "text" };
+import matvec4SubgroupCode from "../../kernels/_matvec4_subgroup.wgsl" with { type: "text" };
 import tokenCode from "../../kernels/token_decode.wgsl" with { type: "text" };
 import tokenLockstepCode from "../../kernels/token_decode_lockstep.wgsl" with { type: "text" };
 import tokenStepCode from "../../kernels/_token_step.wgsl" with { type: "text" };
@@ -38,12 +40,27 @@ export const embeddingDecodeKernel: Kernel = defineKernel("embedding_decode", em
 /** The `matvec_decode` kernel. */
 export const matvecDecodeKernel: Kernel = defineKernel(
   "matvec_decode",
-  matvecCode + matvec4Code,
+  matvecCode + matvec4Code + matvec4SplitCode,
 );
 /** The `qkv_decode` kernel (RMSNorm + q/k/v + RoPE + cache write). */
-export const qkvDecodeKernel: Kernel = defineKernel("qkv_decode", qkvCode + matvec4Code);
+export const qkvDecodeKernel: Kernel = defineKernel(
+  "qkv_decode",
+  qkvCode + matvec4Code + matvec4SplitCode,
+);
 /** The `ffn_decode` kernel (RMSNorm + w1/w3 + SwiGLU). */
-export const ffnDecodeKernel: Kernel = defineKernel("ffn_decode", ffnCode + matvec4Code);
+export const ffnDecodeKernel: Kernel = defineKernel(
+  "ffn_decode",
+  ffnCode + matvec4Code + matvec4SplitCode,
+);
+/**
+ * `matvec_decode`, `qkv_decode` and `ffn_decode` with the workgroup's partial sums added by
+ * subgroup operations (kernels/_matvec4_subgroup.wgsl; device feature `subgroups`, SPLIT = WG).
+ */
+export const decodeSubgroupKernels: { matvec: Kernel; qkv: Kernel; ffn: Kernel } = {
+  matvec: defineKernel("matvec_decode:subgroup", matvecCode + matvec4Code + matvec4SubgroupCode),
+  qkv: defineKernel("qkv_decode:subgroup", qkvCode + matvec4Code + matvec4SubgroupCode),
+  ffn: defineKernel("ffn_decode:subgroup", ffnCode + matvec4Code + matvec4SubgroupCode),
+};
 /** The `rmsnorm_decode` kernel. */
 export const rmsnormDecodeKernel: Kernel = defineKernel("rmsnorm_decode", rmsnormCode);
 /** The `rope_decode` kernel. */
@@ -86,6 +103,8 @@ export interface MatvecShape {
   WG: number;
   /** Invocations per 4 output rows (a power of two dividing WG). */
   SPLIT: number;
+  /** Add the partial sums with subgroup operations (needs `subgroups` and SPLIT = WG). */
+  subgroup?: boolean;
 }
 
 /**
@@ -96,10 +115,15 @@ export function matvecShape(gpu: Gpu): MatvecShape {
   return gpu.isCpu ? { WG: 8, SPLIT: 1 } : { WG: 64, SPLIT: 16 };
 }
 
-function _checkShape(name: string, shape: MatvecShape): void {
+function _checkShape(plan: Plan, name: string, shape: MatvecShape): void {
   const { WG, SPLIT } = shape;
   if (!(WG >= 1 && WG <= 256 && SPLIT >= 1 && (SPLIT & (SPLIT - 1)) === 0 && WG % SPLIT === 0)) {
     throw new RangeError(`Cannot record ${name}: shape WG=${WG} SPLIT=${SPLIT} is invalid`);
+  }
+  if (shape.subgroup && !(SPLIT === WG && plan.gpu.subgroups)) {
+    throw new RangeError(
+      `Cannot record ${name}: subgroup sums need SPLIT = WG (got ${SPLIT}, ${WG}) and the device feature subgroups`,
+    );
   }
 }
 
@@ -138,13 +162,13 @@ export function matvecDecode(
 ): void {
   _positive("matvec_decode", { C: p.C, OC: p.OC });
   _checkC4("matvec_decode", p.C);
-  _checkShape("matvec_decode", shape);
+  _checkShape(plan, "matvec_decode", shape);
   _checkTile("matvec_decode", p.tile);
   if (p.norm && !b.norm_weight) {
     throw new TypeError("Cannot record matvec_decode: norm needs a norm_weight binding");
   }
   plan.dispatch(
-    matvecDecodeKernel,
+    shape.subgroup ? decodeSubgroupKernels.matvec : matvecDecodeKernel,
     { out: b.out, inp: b.inp, weight: b.weight, norm_weight: b.norm_weight ?? b.inp },
     {
       C: p.C,
@@ -193,12 +217,12 @@ export function qkvDecode(
   _checkTile("qkv_decode", p.tile);
   const C = p.NH * p.HS, KV = p.NKV * p.HS;
   _checkC4("qkv_decode", C);
-  _checkShape("qkv_decode", shape);
+  _checkShape(plan, "qkv_decode", shape);
   if (p.norm && !b.norm_weight) {
     throw new TypeError("Cannot record qkv_decode: norm needs a norm_weight binding");
   }
   plan.dispatch(
-    qkvDecodeKernel,
+    shape.subgroup ? decodeSubgroupKernels.qkv : qkvDecodeKernel,
     { ...b, norm_weight: b.norm_weight ?? b.inp },
     {
       C,
@@ -237,7 +261,7 @@ export function ffnDecode(
   _positive("ffn_decode", { C: p.C, H: p.H });
   _checkTile("ffn_decode", p.tile);
   _checkC4("ffn_decode", p.C);
-  _checkShape("ffn_decode", shape);
+  _checkShape(plan, "ffn_decode", shape);
   if (p.norm && !b.norm_weight) {
     throw new TypeError("Cannot record ffn_decode: norm needs a norm_weight binding");
   }

@@ -4,6 +4,7 @@ import {
   embeddingDecode,
   ffnDecode,
   matvecDecode,
+  type MatvecShape,
   qkvDecode,
   rmsnormDecode,
   ropeDecode,
@@ -290,13 +291,17 @@ function matvec(w: ArrayLike<number>, x: ArrayLike<number>, rows: number): Float
 
 const SHAPES = [{ WG: 8, SPLIT: 1 }, { WG: 64, SPLIT: 16 }];
 
-Deno.test("matvecDecode: tiled weights (tiles of 8 and 32 rows) and the fused RMSNorm match reference for C=36 OC=77", async () => {
+Deno.test("matvecDecode: tiled weights (tiles of 8 and 32 rows), the fused RMSNorm and subgroup sums (where granted) match reference for C=36 OC=77", async () => {
   const gpu = await testGpu();
   using pool = testPool(gpu);
   const C = 36, OC = 77, eps = 1e-5;
   const w = randn(OC * C, 21), x = randn(C, 22, 2), g = randn(C, 23), y0 = randn(OC, 24);
   const xn = ref.rmsnormDecode(x, g, eps);
-  for (const shape of SHAPES) {
+  const shapes: MatvecShape[] = [...SHAPES];
+  if (gpu.subgroups) {
+    shapes.push({ WG: 64, SPLIT: 64, subgroup: true }, { WG: 8, SPLIT: 8, subgroup: true });
+  }
+  for (const shape of shapes) {
     for (const tile of [0, 8, 32]) {
       const W = f32(pool, "w", tile ? tiled(w, OC, C, tile) : w), X = f32(pool, "x", x);
       const out = f32(pool, "out", new Float64Array(OC)), acc = f32(pool, "acc", y0);
@@ -310,7 +315,7 @@ Deno.test("matvecDecode: tiled weights (tiles of 8 and 32 rows) and the fused RM
           norm: { eps },
         }, shape);
       });
-      const tag = `WG=${shape.WG} SPLIT=${shape.SPLIT} tile=${tile}`;
+      const tag = `WG=${shape.WG} SPLIT=${shape.SPLIT} sg=${shape.subgroup ?? false} tile=${tile}`;
       assertClose(`matvec ${tag}`, await read(gpu, out, OC), matvec(w, x, OC), {
         atol: 1e-5,
         rtol: 1e-4,
