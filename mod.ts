@@ -67,6 +67,30 @@ export {
 } from "./src/gpu/profile.ts";
 export { type CachedPipeline, type Constants, type PipelineCache } from "./src/gpu/pipeline.ts";
 export {
+  adapterKey,
+  defaultTuneCachePath,
+  formatTuneTable,
+  hashText,
+  readTuneCache,
+  TUNE_MODES,
+  TUNE_TOLERANCE,
+  tuneAdapterInfo,
+  type TuneCacheFile,
+  type TuneCacheInfo,
+  tuneCacheInfo,
+  type TuneCase,
+  type TuneEntry,
+  type TuneFamily,
+  tuneInput,
+  type TuneMode,
+  type TunePick,
+  Tuner,
+  type TunerConfig,
+  type TuneResult,
+  tunerFor,
+  type TuneTimer,
+} from "./src/gpu/tune.ts";
+export {
   type BufferBinding,
   BufferPool,
   readBuffer,

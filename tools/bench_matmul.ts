@@ -1,15 +1,18 @@
 /**
  * Benchmarks the three matmul kernels on the 15M model's shapes (C=288, H=768, V=32000) and
- * prints GFLOP/s per kernel, shape and tile shape.
+ * prints GFLOP/s per kernel, shape and variant.
  *
- * usage: deno run -A tools/bench_matmul.ts [--tiles WG,TM,TN;WG,TM,TN...] [--reps 8]
+ * usage: deno run -A tools/bench_matmul.ts [--variants NAME,NAME...] [--reps 8] [--n 2048]
  *          [--kinds forward,dinp,dweight] [--shapes 288x288,288x768,768x288,288x32000]
  *
- * Each measurement records `reps` dispatches into one plan, submits once, waits once with
- * onSubmittedWorkDone (best of 3 runs, after a warm-up run). N=2048 rows, except N=256 for
- * the 32000-wide classifier (which the model chunks over rows). Besides wall-clock GFLOP/s it
- * prints GFLOP per CPU-second of this process (llvmpipe's worker threads included), which is
- * steadier than wall time on a shared machine. Compare with tools/bench_matmul.py (PyTorch).
+ * Variants are names as in src/ops/matmul.ts (`reg_wg8_16x12`, `tile_16x16_4x4`,
+ * `tile_16x16_4x4_k8`); the default is every candidate the tuner would time on this adapter,
+ * its default first. Each measurement records `reps` dispatches into one plan, submits once,
+ * waits once with onSubmittedWorkDone (best of 3 runs, after a warm-up run). N rows (default
+ * 2048), except for a 32000-wide output, which gets the rows the model's classifier chunk has
+ * (as many as fit one 128 MiB binding: 1024). Besides wall-clock GFLOP/s it prints GFLOP per
+ * CPU-second of this process (llvmpipe's worker threads included), which is steadier than wall
+ * time on a shared machine. Compare with tools/bench_matmul.py (PyTorch).
  *
  * @module
  */
@@ -23,15 +26,15 @@ import {
   matmulBackwardDweight,
   matmulForward,
   type MatmulKind,
-  type MatmulTiles,
-  matmulTiles,
+  matmulVariants,
 } from "../src/ops/matmul.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    tiles: { type: "string" },
+    variants: { type: "string" },
     reps: { type: "string", default: "8" },
+    n: { type: "string", default: "2048" },
     kinds: { type: "string", default: "forward,dinp,dweight" },
     shapes: { type: "string", default: "288x288,288x768,768x288,288x32000" },
   },
@@ -42,27 +45,30 @@ console.log(`adapter: ${gpu.description}`);
 const reps = Number(values.reps);
 const kinds = values.kinds.split(",") as MatmulKind[];
 const shapes = values.shapes.split(",").map((s) => s.split("x").map(Number) as [number, number]);
-const tileSets: (MatmulTiles | null)[] = values.tiles
-  ? values.tiles.split(";").map((t) => {
-    const [WG, TM, TN] = t.split(",").map(Number);
-    return { WG, TM, TN };
-  })
-  : [null];
 
 for (const kind of kinds) {
   for (const [C, OC] of shapes) {
-    const N = OC > 4096 ? 256 : 2048;
+    const maxRows = Math.floor(gpu.limits.maxStorageBufferBindingSize / (Math.max(C, OC) * 4));
+    const N = Math.min(Number(values.n), maxRows >= 64 ? Math.floor(maxRows / 64) * 64 : maxRows);
     using pool = new BufferPool(gpu);
     const inp = pool.create("inp", N * C * 4), out = pool.create("out", N * OC * 4);
     const w = pool.create("w", OC * C * 4);
-    for (const t of tileSets) {
-      const tiles = t ?? matmulTiles(gpu, kind);
+    const variants = values.variants?.split(",") ?? matmulVariants(gpu, kind, { N, C, OC });
+    for (const variant of variants) {
       using plan = new Plan(gpu, "bench");
-      for (let r = 0; r < reps; r++) {
-        if (kind === "forward") matmulForward(plan, { out, inp, weight: w }, { N, C, OC }, tiles);
-        else if (kind === "dinp") {
-          matmulBackwardDinp(plan, { dinp: inp, dout: out, weight: w }, { N, C, OC }, tiles);
-        } else matmulBackwardDweight(plan, { dweight: w, dout: out, inp }, { N, C, OC }, tiles);
+      try {
+        for (let r = 0; r < reps; r++) {
+          if (kind === "forward") {
+            matmulForward(plan, { out, inp, weight: w }, { N, C, OC }, variant);
+          } else if (kind === "dinp") {
+            matmulBackwardDinp(plan, { dinp: inp, dout: out, weight: w }, { N, C, OC }, variant);
+          } else {
+            matmulBackwardDweight(plan, { dweight: w, dout: out, inp }, { N, C, OC }, variant);
+          }
+        }
+      } catch (e) {
+        console.log(`${kind.padEnd(8)} N=${N} C=${C} OC=${OC} ${variant}: ${(e as Error).message}`);
+        continue;
       }
       await plan.check();
       let best = Infinity, bestCpu = Infinity;
@@ -77,9 +83,10 @@ for (const kind of kinds) {
         }
       }
       const flop = 2 * N * C * OC * reps;
-      const shape = `N=${N} C=${C} OC=${OC} tiles WG=${tiles.WG} TM=${tiles.TM} TN=${tiles.TN}`;
       console.log(
-        `${kind.padEnd(8)} ${shape}: ${(best / reps).toFixed(2)} ms/dispatch, ` +
+        `${kind.padEnd(8)} N=${N} C=${C} OC=${OC} ${variant}: ${
+          (best / reps).toFixed(2)
+        } ms/dispatch, ` +
           `${(flop / best / 1e6).toFixed(1)} GFLOP/s, ${
             (flop / bestCpu / 1e6).toFixed(1)
           } GFLOP/cpu-s`,

@@ -1,22 +1,27 @@
 /**
  * `bench`: wall time of one training forward+backward (and optionally the AdamW update) of a
- * model at a batch shape, on this machine's adapter.
+ * model at a batch shape, on this machine's adapter, with the kernel variants `--tune` picks.
  *
  * @module
  */
 import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./args.ts";
 import { acquireGpu } from "../gpu/device.ts";
+import { formatTuneTable, tunerFor } from "../gpu/tune.ts";
 import { modelConfig } from "../model/config.ts";
 import { Model } from "../model/model.ts";
 import { bitsAt } from "../util/rng.ts";
 import { formatProfile, profilePlans } from "../gpu/profile.ts";
+import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 
-/** The `bench` subcommand: prints one JSON line with ms per step, tokens/s and dispatches. */
+/**
+ * The `bench` subcommand: prints one JSON line with ms per step, tokens/s, dispatches and the
+ * kernel variants used; with `--tune full` or `cached`, the table of tuned candidates on stderr.
+ */
 export const benchCommand: Command = {
   name: "bench",
   summary: "time forward+backward of a model shape (JSON on stdout)",
   usage:
-    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--profile]",
+    "[--dim 288] [--n-layers 6] [--n-heads 6] [--n-kv-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256] [--profile] [--tune full|cached|off]",
   flags: {
     dim: { type: "number", default: 288, help: "model width" },
     "n-layers": { type: "number", default: 6, help: "blocks" },
@@ -34,6 +39,7 @@ export const benchCommand: Command = {
       help: "also time each kernel of one step with timestamp queries (a table on stderr)",
     },
     "require-gpu": REQUIRE_GPU_FLAG,
+    ...TUNE_FLAGS,
   },
   async run(v) {
     const B = v["batch-size"] as number, T = v["seq-len"] as number, iters = v.iters as number;
@@ -54,9 +60,16 @@ export const benchCommand: Command = {
       verbose: v.verbose as boolean,
       requireGpu: requireGpuOption(v),
     });
+    const mode = await configureTuner(gpu, v);
     const training = !v.forward;
-    using model = new Model(gpu, config, { B, T, training });
+    using model = await tunerFor(gpu).build(() => new Model(gpu, config, { B, T, training }));
     await model.check();
+    const picks = tunerFor(gpu).picks();
+    if (mode !== "off") {
+      const used = new Set(picks.map((p) => `${p.family} ${p.shape}`));
+      const entries = tunerFor(gpu).entries().filter((e) => used.has(`${e.family} ${e.shape}`));
+      if (entries.length > 0) console.error(formatTuneTable(entries));
+    }
     model.initParams(1337);
     const N = B * T, V = config.vocab_size;
     const x = new Uint32Array(N), y = new Int32Array(N);
@@ -107,6 +120,8 @@ export const benchCommand: Command = {
       gpu_mb: Math.round(model.bytes / 2 ** 20),
       dispatches_per_step: training ? model.dispatches.train : model.dispatches.forward,
       ...(v.profile ? { profile } : {}),
+      tune: mode,
+      kernels: Object.fromEntries(picks.map((p) => [`${p.family} ${p.shape}`, p.variant])),
     }));
   },
 };

@@ -7,6 +7,7 @@ import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { evaluateTokens, tokensFromBytes } from "../model/evaluate.ts";
+import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 
 /**
  * The token files `pretokenize` writes say their vocabulary by their folder: `tok{N}/` for a
@@ -47,6 +48,7 @@ export const evalCommand: Command = {
     "batch-size": { type: "number", default: 8, help: "windows per forward pass" },
     verbose: { type: "boolean", default: false, help: "print the adapter and timing on stderr" },
     "require-gpu": REQUIRE_GPU_FLAG,
+    ...TUNE_FLAGS,
   },
   async run(v) {
     const S = v["seq-len"] as number, B = v["batch-size"] as number;
@@ -70,6 +72,7 @@ export const evalCommand: Command = {
       verbose: v.verbose as boolean,
       requireGpu: requireGpuOption(v),
     });
+    await configureTuner(gpu, v);
     const t0 = performance.now();
     const res = await evaluateTokens(
       gpu,

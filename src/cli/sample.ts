@@ -12,6 +12,8 @@ import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
 import { decodeVariants, Generator } from "../model/generate.ts";
+import { configureTuner, TUNE_FLAGS } from "./tune.ts";
+import { tunerFor } from "../gpu/tune.ts";
 
 /** True for a one-byte piece run.c's `safe_printf` would not print (ASCII control, not space). */
 function _unprintable(b: Uint8Array): boolean {
@@ -112,6 +114,7 @@ export const sampleCommand: Command = {
       help: "print adapter, decode variant, seed, dispatches per token and timing on stderr",
     },
     "require-gpu": REQUIRE_GPU_FLAG,
+    ...TUNE_FLAGS,
   },
   async run(v) {
     const temperature = v.temperature as number, topP = v["top-p"] as number;
@@ -151,11 +154,14 @@ export const sampleCommand: Command = {
         `--decode-variant must be one of ${candidates.join(", ")} for this model, got ${wanted}`,
       );
     }
-    using gen = new Generator(gpu, config, params, {
-      stepsPerSubmit: K === 0 ? undefined : K,
-      pipelined: v.pipeline as boolean,
-      variant: wanted,
-    });
+    await configureTuner(gpu, v);
+    using gen = await tunerFor(gpu).build(() =>
+      new Generator(gpu, config, params, {
+        stepsPerSubmit: K === 0 ? undefined : K,
+        pipelined: v.pipeline as boolean,
+        variant: wanted,
+      })
+    );
     await gen.check();
     // warm-up: the first dispatches compile the pipelines
     for await (const _ of gen.generate({ prompt: [prompt[0]], steps: 1, temperature: 0 })) {

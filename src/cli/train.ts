@@ -18,6 +18,7 @@ import { train } from "../train/trainer.ts";
 import { agreeOnError, CollectiveError, type Communicator } from "../dist/comm.ts";
 import { openCommunicator } from "../dist/open.ts";
 import { exitOnTerminate } from "../dist/signals.ts";
+import { configureTuner, TUNE_FLAGS, tuneMode } from "./tune.ts";
 
 const FLAGS: FlagSpecs = {
   ...TRAIN_FLAGS,
@@ -27,6 +28,7 @@ const FLAGS: FlagSpecs = {
     default: false,
     help: "data-parallel over Open MPI even without a launcher (automatic under mpirun)",
   },
+  ...TUNE_FLAGS,
 };
 
 /** The `train` subcommand. Ctrl-C saves a checkpoint before exiting. */
@@ -73,6 +75,16 @@ async function _train(
     verbose: cfg!.device_verbose,
     requireGpu: requireGpuOption(values),
   });
+  // Ranks tuning at once would time each other's load and could pick differently: with several
+  // ranks, `full` reads the cache only (every rank the same file, so the same picks).
+  let mode = tuneMode(values);
+  if (comm.size > 1 && mode === "full") {
+    mode = "cached";
+    if (comm.rank === 0) {
+      console.error("tune: data-parallel ranks do not tune; using the cache (--tune cached)");
+    }
+  }
+  await configureTuner(gpu, values, mode);
   const abort = new AbortController();
   const onSignal = () => {
     if (abort.signal.aborted) Deno.exit(130);

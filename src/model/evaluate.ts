@@ -8,6 +8,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import type { ModelConfig } from "./config.ts";
 import { Model } from "./model.ts";
+import { tunerFor } from "../gpu/tune.ts";
 
 /** Result of {@link evaluateTokens}. */
 export interface EvalResult {
@@ -90,7 +91,9 @@ export async function evaluateTokens(
     }
   }
   const B = Math.min(batchSize, n);
-  using model = new Model(gpu, config, { B, T: S, training: false });
+  using model = await tunerFor(gpu).build(() =>
+    new Model(gpu, config, { B, T: S, training: false })
+  );
   await model.check();
   model.setParams(params);
   const x = new Uint32Array(B * S), y = new Int32Array(B * S);

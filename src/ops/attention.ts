@@ -13,6 +13,11 @@
  * costs far more than an FMA, and dynamically indexed arrays are not kept in registers); other
  * head sizes (up to 128) use the scalar kernels.
  *
+ * The vec4 kernels' shape is a variant the device's tuner picks per shape ({@link Tuner.pick}):
+ * `wg{WG}_r{TM}`, WG invocations per workgroup each owning TM query rows (key rows for dkdv),
+ * TM 1 to 4. CPU adapters default to `wg8_r2` (one 256-bit vector, two rows per load of a key),
+ * GPUs to `wg64_r1`.
+ *
  * @module
  */
 import fwdCode from "../../kernels/attention_forward.wgsl" with { type: "text" };
@@ -24,12 +29,12 @@ import dkdv4Code from "../../kernels/attention_backward_dkdv_vec4.wgsl" with { t
 import rowsCode from "../../kernels/_attention_rows.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
-import type { BufferBinding } from "../gpu/buffers.ts";
+import type { BufferBinding, BufferPool } from "../gpu/buffers.ts";
+import type { Gpu } from "../gpu/device.ts";
+import { hashText, type TuneCase, type TuneFamily, tuneInput, tunerFor } from "../gpu/tune.ts";
 
-/** Rows per workgroup (one 256-bit vector of f32 lanes on a CPU adapter). */
+/** Rows per workgroup of the scalar kernels (one 256-bit vector of f32 lanes on a CPU adapter). */
 const WG = 8;
-/** Query rows (forward, dq) or key rows (dkdv) per invocation of the vec4 kernels. */
-const TM = 2;
 /** Largest head size of the vec4 kernels (HS % 4 == 0), which hold rows in registers. */
 const VEC4_MAX_HS = 64;
 /** Largest head size the kernels hold in registers. */
@@ -107,7 +112,9 @@ function _params4(p: AttentionSizes): Record<string, number> {
  * @param plan the plan to record into
  * @param b buffers: out [B,T,NH,HS] (=), lse [B,NH,T] (=), q [B,T,NH,HS], k and v [B,T,NKV,HS]
  * @param p sizes B, T, NH, NKV, HS
- * @throws {RangeError} when NKV does not divide NH or HS > 128
+ * @param variant `wg{N}_r{R}` for the vec4 kernels (default: the tuner's pick)
+ * @throws {RangeError} when NKV does not divide NH, HS > 128, or the variant is malformed or
+ *   does not fit the device
  * @example
  * ```ts
  * import { attentionForward } from "./attention.ts";
@@ -130,11 +137,17 @@ export function attentionForward(
     v: BufferBinding;
   },
   p: AttentionSizes,
+  variant?: string,
 ): void {
   _check("attention_forward", p);
   if (_vec4(p.HS)) {
-    const n = p.B * p.NH * Math.ceil(p.T / (WG * TM));
-    plan.dispatch(attentionForwardVec4Kernel, b, _params4(p), grid(n), { WG, HS: p.HS, TM });
+    const v = _resolve(plan, ATTENTION_FORWARD, p, variant);
+    const n = p.B * p.NH * Math.ceil(p.T / (v.WG * v.TM));
+    plan.dispatch(attentionForwardVec4Kernel, b, _params4(p), grid(n), {
+      WG: v.WG,
+      HS: p.HS,
+      TM: v.TM,
+    });
     return;
   }
   const n = p.B * p.NH * Math.ceil(p.T / WG);
@@ -149,7 +162,9 @@ export function attentionForward(
  *   [B,T,NH,HS], k and v [B,T,NKV,HS], lse [B,NH,T] (from the forward); scratch [B,NH,T]
  *   (overwritten with D = rowsum(dout * out))
  * @param p sizes B, T, NH, NKV, HS
- * @throws {RangeError} when NKV does not divide NH or HS > 128
+ * @param variants `wg{N}_r{R}` of the dq and dkdv vec4 kernels (default: the tuner's picks)
+ * @throws {RangeError} when NKV does not divide NH, HS > 128, or a variant is malformed or does
+ *   not fit the device
  * @example
  * ```ts
  * import { attentionBackward } from "./attention.ts";
@@ -181,17 +196,19 @@ export function attentionBackward(
     scratch: BufferBinding;
   },
   p: AttentionSizes,
+  variants: { dq?: string; dkdv?: string } = {},
 ): void {
   _check("attention_backward", p);
   const v4 = _vec4(p.HS);
   const params = v4 ? _params4(p) : _params(p);
-  const rows = v4 ? WG * TM : WG;
+  const dq = v4 ? _resolve(plan, ATTENTION_BACKWARD_DQ, p, variants.dq) : { WG, TM: 1 };
+  const dkdv = v4 ? _resolve(plan, ATTENTION_BACKWARD_DKDV, p, variants.dkdv) : { WG, TM: 1 };
   plan.dispatch(
     v4 ? attentionBackwardDqVec4Kernel : attentionBackwardDqKernel,
     { dq: b.dq, scratch: b.scratch, dout: b.dout, out: b.out, q: b.q, k: b.k, v: b.v, lse: b.lse },
     params,
-    grid(p.B * p.NH * Math.ceil(p.T / rows)),
-    v4 ? { WG, HS: p.HS, TM } : { WG },
+    grid(p.B * p.NH * Math.ceil(p.T / (dq.WG * dq.TM))),
+    v4 ? { WG: dq.WG, HS: p.HS, TM: dq.TM } : { WG },
   );
   plan.dispatch(
     v4 ? attentionBackwardDkdvVec4Kernel : attentionBackwardDkdvKernel,
@@ -206,7 +223,155 @@ export function attentionBackward(
       scratch: b.scratch,
     },
     params,
-    grid(p.B * p.NKV * Math.ceil(p.T / rows)),
-    v4 ? { WG, HS: p.HS, TN: TM } : { WG },
+    grid(p.B * p.NKV * Math.ceil(p.T / (dkdv.WG * dkdv.TM))),
+    v4 ? { WG: dkdv.WG, HS: p.HS, TN: dkdv.TM } : { WG },
   );
+}
+
+/** A parsed attention variant: invocations per workgroup, rows per invocation. */
+interface _AttVariant {
+  WG: number;
+  TM: number;
+}
+
+function _parse(name: string): _AttVariant {
+  const m = /^wg(\d+)_r(\d)$/.exec(name);
+  const v = { WG: Number(m?.[1]), TM: Number(m?.[2]) };
+  if (!m || v.WG < 1 || v.WG > 1024 || v.TM < 1 || v.TM > 4) {
+    throw new RangeError(
+      `Cannot use attention variant '${name}': not wg{N}_r{R} with N <= 1024, R in 1..4`,
+    );
+  }
+  return v;
+}
+
+function _fits(gpu: Gpu, v: _AttVariant): boolean {
+  return v.WG <= gpu.limits.maxComputeInvocationsPerWorkgroup &&
+    v.WG <= gpu.limits.maxComputeWorkgroupSizeX;
+}
+
+function _resolve(
+  plan: Plan,
+  family: TuneFamily<AttentionSizes>,
+  p: AttentionSizes,
+  given: string | undefined,
+): _AttVariant {
+  const name = given ?? tunerFor(plan.gpu).pick(family, p);
+  const v = _parse(name);
+  if (!_fits(plan.gpu, v)) {
+    throw new RangeError(
+      `Cannot record ${family.name}: variant ${name}: ${v.WG} invocations per workgroup exceed the device's limit`,
+    );
+  }
+  return v;
+}
+
+const CPU_ATT = ["wg8_r2", "wg8_r1", "wg8_r4", "wg16_r2", "wg4_r4", "wg16_r1"];
+const GPU_ATT = ["wg64_r1", "wg32_r1", "wg128_r1", "wg64_r2", "wg32_r2", "wg8_r2"];
+
+function _attFamily(
+  name: string,
+  codes: string[],
+  setup: (p: AttentionSizes, pool: BufferPool) => TuneCase,
+): TuneFamily<AttentionSizes> {
+  const candidates = (gpu: Gpu, p: AttentionSizes) =>
+    _vec4(p.HS) ? (gpu.isCpu ? CPU_ATT : GPU_ATT).filter((n) => _fits(gpu, _parse(n))) : [];
+  return {
+    name,
+    sourceHash: hashText([...codes, CPU_ATT, GPU_ATT].join("\n")),
+    shapeKey: (p) => `${p.B}x${p.T}x${p.NH}x${p.NKV}x${p.HS}`,
+    candidates,
+    fallback: (gpu, p) => {
+      const c = candidates(gpu, p);
+      const want = gpu.isCpu ? "wg8_r2" : "wg64_r1";
+      return c.includes(want) ? want : "wg8_r2";
+    },
+    setup: (_gpu, p, pool) => setup(p, pool),
+  };
+}
+
+/** Inputs of an attention tuning run (q, k, v, dout, out, lse, D: random, deterministic). */
+function _attInputs(p: AttentionSizes, pool: BufferPool) {
+  const nq = p.B * p.T * p.NH * p.HS, nk = p.B * p.T * p.NKV * p.HS, nr = p.B * p.NH * p.T;
+  return {
+    nq,
+    nk,
+    nr,
+    q: tuneInput(pool, "q", nq, 11, 1.5),
+    k: tuneInput(pool, "k", nk, 12, 1.5),
+    v: tuneInput(pool, "v", nk, 13),
+    dout: tuneInput(pool, "dout", nq, 14),
+    out: tuneInput(pool, "out", nq, 15),
+    lse: tuneInput(pool, "lse", nr, 16),
+    D: tuneInput(pool, "D", nr, 17),
+  };
+}
+
+/** Causal attention flops (q·k and p·v over the lower triangle), for GFLOP/s. */
+function _attFlop(p: AttentionSizes, passes: number): number {
+  return passes * 2 * p.B * p.NH * p.HS * (p.T * (p.T + 1)) / 2;
+}
+
+/** The `attention_forward` tuning family (shape key `BxTxNHxNKVxHS`). */
+export const ATTENTION_FORWARD: TuneFamily<AttentionSizes> = _attFamily(
+  "attention_forward",
+  [fwd4Code],
+  (p, pool) => {
+    const x = _attInputs(p, pool);
+    const out = pool.create("out_t", x.nq * 4), lse = pool.create("lse_t", x.nr * 4);
+    return {
+      flop: _attFlop(p, 2),
+      outputs: [{ buffer: out, length: x.nq }, { buffer: lse, length: x.nr }],
+      record: (plan, v) => attentionForward(plan, { out, lse, q: x.q, k: x.k, v: x.v }, p, v),
+    };
+  },
+);
+
+/** The `attention_backward_dq` tuning family (shape key `BxTxNHxNKVxHS`). */
+export const ATTENTION_BACKWARD_DQ: TuneFamily<AttentionSizes> = _attFamily(
+  "attention_backward_dq",
+  [dq4Code],
+  (p, pool) => {
+    const x = _attInputs(p, pool);
+    const dq = pool.create("dq", x.nq * 4), scratch = pool.create("scratch", x.nr * 4);
+    return {
+      flop: _attFlop(p, 3),
+      outputs: [{ buffer: dq, length: x.nq }, { buffer: scratch, length: x.nr }],
+      record: (plan, v) =>
+        plan.dispatch(
+          attentionBackwardDqVec4Kernel,
+          { dq, scratch, dout: x.dout, out: x.out, q: x.q, k: x.k, v: x.v, lse: x.lse },
+          _params4(p),
+          grid(p.B * p.NH * Math.ceil(p.T / (_parse(v).WG * _parse(v).TM))),
+          { WG: _parse(v).WG, HS: p.HS, TM: _parse(v).TM },
+        ),
+    };
+  },
+);
+
+/** The `attention_backward_dkdv` tuning family (shape key `BxTxNHxNKVxHS`). */
+export const ATTENTION_BACKWARD_DKDV: TuneFamily<AttentionSizes> = _attFamily(
+  "attention_backward_dkdv",
+  [dkdv4Code],
+  (p, pool) => {
+    const x = _attInputs(p, pool);
+    const dk = pool.create("dk", x.nk * 4), dv = pool.create("dv", x.nk * 4);
+    return {
+      flop: _attFlop(p, 4),
+      outputs: [{ buffer: dk, length: x.nk }, { buffer: dv, length: x.nk }],
+      record: (plan, v) =>
+        plan.dispatch(
+          attentionBackwardDkdvVec4Kernel,
+          { dk, dv, dout: x.dout, q: x.q, k: x.k, v: x.v, lse: x.lse, scratch: x.D },
+          _params4(p),
+          grid(p.B * p.NKV * Math.ceil(p.T / (_parse(v).WG * _parse(v).TM))),
+          { WG: _parse(v).WG, HS: p.HS, TN: _parse(v).TM },
+        ),
+    };
+  },
+);
+
+/** Every attention variant name (whether or not it fits a device): for tests and benchmarks. */
+export function allAttentionVariants(): string[] {
+  return [...new Set([...CPU_ATT, ...GPU_ATT])];
 }

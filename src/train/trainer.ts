@@ -33,6 +33,7 @@ import { NanGuard } from "./nan_guard.ts";
 import { DataParallel } from "./ddp.ts";
 import type { Communicator } from "../dist/comm.ts";
 import { holdTermination } from "../dist/signals.ts";
+import { tunerFor } from "../gpu/tune.ts";
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -117,7 +118,8 @@ export async function train(
   using dataset = dp ? await dp.all(() => _openDataset(cfg)) : _openDataset(cfg);
   if (resumed) dataset.setRngState(resumed.rngState);
 
-  using model = new Model(gpu, config, { B, T, training: true });
+  // In tune mode `full`, builds once, tunes the kernels the cache lacks, and builds again.
+  using model = await tunerFor(gpu).build(() => new Model(gpu, config, { B, T, training: true }));
   await model.check();
   using opt = new AdamW(gpu, model.table, model.params, model.grads!, {
     weight_decay: cfg.weight_decay,

@@ -14,7 +14,8 @@ export interface CliResult {
 
 /**
  * Runs `deno run -A main.ts ...args` from the repository root, feeding `stdin` when given, with
- * `env` added to the environment.
+ * `env` added to the environment, and `BABYLLAMA_TUNE=off` unless the environment or `env` sets it
+ * (no kernel tuning, nor writes to ~/.cache, unless a test asks with --tune).
  *
  * @example
  * ```ts
@@ -32,7 +33,12 @@ export async function runMain(
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp", ...env },
+    env: {
+      NO_COLOR: "1",
+      XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp",
+      BABYLLAMA_TUNE: Deno.env.get("BABYLLAMA_TUNE") ?? "off",
+      ...env,
+    },
   }).spawn();
   if (stdin !== undefined) {
     const w = child.stdin.getWriter();

@@ -3,7 +3,7 @@
  * inputs, finite differences, and llm.c-style tensor comparison that reports max abs and
  * relative error and the first mismatches.
  */
-import { acquireGpu, type Gpu } from "../../src/gpu/device.ts";
+import { acquireGpu, Gpu } from "../../src/gpu/device.ts";
 import { BufferPool, readF32 } from "../../src/gpu/buffers.ts";
 import { Plan } from "../../src/gpu/plan.ts";
 
@@ -13,6 +13,35 @@ let _gpu: Promise<Gpu> | null = null;
 export function testGpu(): Promise<Gpu> {
   _gpu ??= acquireGpu();
   return _gpu;
+}
+
+let _sgGpu: Promise<Gpu | null> | null = null;
+
+/**
+ * A device with the `subgroups` feature: the test device when it has it, else a second device
+ * requested with it (Deno 2.9 grants it without listing it in adapter.features); null when the
+ * adapter refuses.
+ */
+export function testGpuWithSubgroups(): Promise<Gpu | null> {
+  _sgGpu ??= (async () => {
+    const gpu = await testGpu();
+    if (gpu.device.features.has("subgroups" as GPUFeatureName)) return gpu;
+    try {
+      const device = await gpu.adapter.requestDevice({
+        requiredFeatures: ["subgroups" as GPUFeatureName],
+        requiredLimits: {
+          maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
+          maxComputeInvocationsPerWorkgroup: gpu.limits.maxComputeInvocationsPerWorkgroup,
+          maxComputeWorkgroupSizeX: gpu.limits.maxComputeWorkgroupSizeX,
+          maxComputeWorkgroupStorageSize: gpu.limits.maxComputeWorkgroupStorageSize,
+        },
+      });
+      return new Gpu(gpu.adapter, device);
+    } catch {
+      return null;
+    }
+  })();
+  return _sgGpu;
 }
 
 /** Runs `record` into a fresh plan, submits it and waits, reporting the failing kernel. */

@@ -98,6 +98,8 @@ export async function runProcess(
       OMPI_ALLOW_RUN_AS_ROOT: "1",
       OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1",
       BABYLLAMA_TEST_TAG: tag,
+      // No kernel tuning (nor writes to ~/.cache) unless a test asks for it.
+      BABYLLAMA_TUNE: Deno.env.get("BABYLLAMA_TUNE") ?? "off",
       // Containers often forbid the cross-process memory reads of Open MPI's shared-memory
       // transport (CMA); plain copies work everywhere.
       OMPI_MCA_btl_vader_single_copy_mechanism: "none",

@@ -1,5 +1,10 @@
-import { attentionBackward, attentionForward } from "../../src/ops/attention.ts";
+import {
+  allAttentionVariants,
+  attentionBackward,
+  attentionForward,
+} from "../../src/ops/attention.ts";
 import * as ref from "../../src/reference/attention.ts";
+import * as assert from "node:assert/strict";
 import {
   assertClose,
   f32,
@@ -96,6 +101,47 @@ for (const s of SHAPES) {
     assertClose(`dv ${name}`, await read(gpu, dv, nk), g.dv, tol);
   });
 }
+
+Deno.test("attention variants (workgroup size, rows per invocation) match reference", async () => {
+  const gpu = await testGpu();
+  // One shape (T not a multiple of any workgroup's rows, grouped KV, HS 48) and the variants
+  // that cover each rows-per-invocation count, a workgroup below and above the default's 8, and
+  // the GPU default (every vec4 pipeline is a large unrolled shader: llvmpipe takes seconds to
+  // compile each, so not all of allAttentionVariants() here; the default wg8_r2 runs in every
+  // test above).
+  const variants = ["wg4_r4", "wg8_r1", "wg32_r2", "wg64_r1"];
+  for (const v of variants) assert.ok(allAttentionVariants().includes(v), v);
+  for (const s of [{ B: 1, T: 37, NH: 4, NKV: 2, HS: 48 }]) {
+    const { q, k, v, dout } = _inputs(s, 5 + s.T);
+    const want = ref.attentionForward(q, k, v, s);
+    const g = ref.attentionBackward(dout, q, k, v, s);
+    const nq = s.B * s.T * s.NH * s.HS, nk = s.B * s.T * s.NKV * s.HS, nr = s.B * s.NH * s.T;
+    using pool = testPool(gpu);
+    const bq = f32(pool, "q", q), bk = f32(pool, "k", k), bv = f32(pool, "v", v);
+    const bdout = f32(pool, "dout", dout);
+    for (const variant of variants) {
+      const out = pool.create("out", nq * 4), lse = pool.create("lse", nr * 4);
+      const dq = pool.create("dq", nq * 4), dk = pool.create("dk", nk * 4);
+      const dv = pool.create("dv", nk * 4), scratch = pool.create("scratch", nr * 4);
+      await runPlan(gpu, (plan) => {
+        attentionForward(plan, { out, lse, q: bq, k: bk, v: bv }, s, variant);
+        attentionBackward(
+          plan,
+          { dq, dk, dv, dout: bdout, q: bq, k: bk, v: bv, out, lse, scratch },
+          s,
+          { dq: variant, dkdv: variant },
+        );
+      });
+      const name = `${variant} B=${s.B} T=${s.T} NH=${s.NH} NKV=${s.NKV} HS=${s.HS}`;
+      const tol = { atol: 2e-6, rtol: 2e-5 };
+      assertClose(`out ${name}`, await read(gpu, out, nq), want.out, tol);
+      assertClose(`lse ${name}`, await read(gpu, lse, nr), want.lse, tol);
+      assertClose(`dq ${name}`, await read(gpu, dq, nq), g.dq, tol);
+      assertClose(`dk ${name}`, await read(gpu, dk, nk), g.dk, tol);
+      assertClose(`dv ${name}`, await read(gpu, dv, nk), g.dv, tol);
+    }
+  }
+});
 
 Deno.test("attentionForward rejects NKV that does not divide NH", async () => {
   const gpu = await testGpu();

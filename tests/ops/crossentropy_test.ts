@@ -1,4 +1,9 @@
-import { crossentropyBackward, crossentropyForward, lossMean } from "../../src/ops/crossentropy.ts";
+import {
+  allCrossentropyVariants,
+  crossentropyBackward,
+  crossentropyForward,
+  lossMean,
+} from "../../src/ops/crossentropy.ts";
 import * as ref from "../../src/reference/crossentropy.ts";
 import {
   assertClose,
@@ -8,6 +13,7 @@ import {
   read,
   runPlan,
   testGpu,
+  testGpuWithSubgroups,
   testPool,
 } from "../helpers/gpu.ts";
 
@@ -96,6 +102,60 @@ for (
     );
   });
 }
+
+Deno.test("every cross-entropy variant matches reference (one workgroup per row, subgroups)", async () => {
+  const plain = await testGpu();
+  const sg = await testGpuWithSubgroups();
+  if (!sg) console.log("  the adapter refuses subgroups: sg variants not tested");
+  // 32000-wide rows (the Llama 2 vocabulary), rows shorter than a 256-lane workgroup (V/4 = 3),
+  // and an ignored row in each.
+  const cases: [number, number, number[]][] = [[3, 32000, [1]], [5, 12, [0]], [2, 1004, [1]]];
+  for (const [R, V, ignored] of cases) {
+    const x = randn(R * V, R + V, 8);
+    const targets = _targets(R, V, V + 1, ignored);
+    const want = ref.crossentropyForward(x, targets, { R, V });
+    const dloss = 1 / (R - ignored.length);
+    const wantD = ref.crossentropyBackward(x, targets, dloss, { R, V });
+    const live = (_: number, r: number) => targets[r] >= 0;
+    for (const backward of [false, true]) {
+      for (const variant of allCrossentropyVariants(backward)) {
+        const gpu = variant.startsWith("sg") ? sg : plain;
+        if (!gpu) continue;
+        using pool = testPool(gpu);
+        const logits = f32(pool, "logits", x);
+        const bt = pool.upload("targets", targets);
+        const losses = pool.create("losses", R * 4), lse = pool.create("lse", R * 4);
+        const tag = `${backward ? "backward" : "forward"} ${variant} R=${R} V=${V}`;
+        await runPlan(gpu, (plan) => {
+          if (!backward) {
+            crossentropyForward(plan, { losses, lse, logits, targets: bt }, { R, V }, variant);
+            return;
+          }
+          const lseRef = f32(pool, "lse_ref", want.lse);
+          crossentropyBackward(
+            plan,
+            {
+              logits,
+              lse: lseRef,
+              targets: bt,
+              dloss: f32(pool, "dloss", [dloss]),
+            },
+            { R, V },
+            variant,
+          );
+        });
+        if (backward) {
+          assertClose(tag, await read(gpu, logits, R * V), wantD, { atol: 1e-8, rtol: 1e-5 });
+          continue;
+        }
+        const tol = { atol: 1e-6, rtol: 1e-6 };
+        assertClose(`${tag} losses`, await read(gpu, losses, R), want.losses, tol);
+        const gotLse = await read(gpu, lse, R);
+        assertClose(`${tag} lse`, gotLse.filter(live), want.lse.filter(live), tol);
+      }
+    }
+  }
+});
 
 Deno.test("lossMean sums 100003 values like the f64 reference", async () => {
   const gpu = await testGpu();

@@ -1,9 +1,13 @@
 import {
+  allMatmulVariants,
   matmulBackward,
   matmulBackwardDinp,
   matmulBackwardDweight,
+  type MatmulBackwardTiles,
   matmulForward,
   type MatmulTiles,
+  matmulVariants,
+  parseMatmulVariant,
 } from "../../src/ops/matmul.ts";
 import * as ref from "../../src/reference/matmul.ts";
 import { equal, throws } from "node:assert/strict";
@@ -38,107 +42,182 @@ Deno.test("reference matmul backward matches finite differences (N=3, C=5, OC=7)
   });
 });
 
-// Shapes for the vec4 kernels (C and OC multiples of 4; others take the scalar fallbacks): the smallest, odd N and
-// sizes that are not multiples of any tile, N=1, and C=288.
-const SHAPES: [number, number, number][] = [[1, 4, 4], [37, 44, 132], [1, 288, 76], [19, 288, 300]];
-// Default tiles (undefined) plus shapes a real GPU would use, so they are tested on CPU too.
-const TILES: (MatmulTiles | undefined)[] = [undefined, { WG: 64, TM: 4, TN: 4 }, {
-  WG: 4,
-  TM: 8,
-  TN: 12,
-}];
+// Shapes for the vec4 kernels (C and OC multiples of 4; others take the scalar fallbacks): the
+// smallest, odd N and sizes that are not multiples of any tile or k stage, N=1, C=288, and a
+// block count above one in each dimension of the GPU-shaped tiles (N=131, OC=132).
+const SHAPES: [number, number, number][] = [
+  [1, 4, 4],
+  [37, 44, 132],
+  [1, 288, 76],
+  [19, 288, 300],
+  [
+    131,
+    20,
+    132,
+  ],
+];
+// The default pick, register tiles given as a shape, register tiles covering every rows count
+// (4, 8, 12, 16) and columns count (4, 8, 12, 16) of the generated kernels (each is a large
+// unrolled shader that llvmpipe takes seconds to compile, so not every candidate), and every
+// GPU-shaped variant (small shaders; they cannot be timed here, only checked).
+function _variants(kind: "forward" | "dinp" | "dweight"): (MatmulTiles | string | undefined)[] {
+  const reg = ["reg_wg64_4x4", "reg_wg8_16x16", "reg_wg8_12x12", "reg_wg16_8x8"];
+  const tile = allMatmulVariants(kind).filter((n) => n.startsWith("tile_"));
+  return [undefined, { WG: 4, TM: 8, TN: 12 }, ...reg, ...tile];
+}
 
 function _tol(C: number) {
   return { atol: 1e-5 * Math.sqrt(C), rtol: 1e-4 };
 }
 
-Deno.test("matmulForward matches reference (odd shapes, =, +=, tile shapes)", async () => {
+/**
+ * Records with `record`; false when the variant is refused because it does not fit this device
+ * (workgroup size or memory above the device's limits; split-K with fewer than two slices of N).
+ */
+function _fits(record: () => void): boolean {
+  try {
+    record();
+    return true;
+  } catch (e) {
+    if (e instanceof RangeError && /device's limit|split-K/.test(e.message)) return false;
+    throw e;
+  }
+}
+
+function _tag(v: MatmulTiles | string | undefined): string {
+  return v === undefined ? "default" : typeof v === "string" ? v : JSON.stringify(v);
+}
+
+Deno.test("matmulForward matches reference for every variant (odd shapes, =, +=)", async () => {
   const gpu = await testGpu();
   for (const [N, C, OC] of SHAPES) {
-    for (const tiles of TILES) {
-      using pool = testPool(gpu);
-      const inp = randn(N * C, 1), weight = randn(OC * C, 2), prev = randn(N * OC, 3);
-      const want = ref.matmulForward(inp, weight, N, C, OC);
+    using pool = testPool(gpu);
+    const inp = randn(N * C, 1), weight = randn(OC * C, 2), prev = randn(N * OC, 3);
+    const want = ref.matmulForward(inp, weight, N, C, OC);
+    const wantAcc = want.map((v, i) => v + prev[i]);
+    const bi = f32(pool, "inp", inp), bw = f32(pool, "w", weight);
+    for (const variant of _variants("forward")) {
       const out = f32(pool, "out", prev), out2 = f32(pool, "out2", prev);
-      const bi = f32(pool, "inp", inp), bw = f32(pool, "w", weight);
+      let fits = true;
       await runPlan(gpu, (plan) => {
-        matmulForward(plan, { out, inp: bi, weight: bw }, { N, C, OC }, tiles);
-        matmulForward(
-          plan,
-          { out: out2, inp: bi, weight: bw },
-          { N, C, OC, accumulate: true },
-          tiles,
-        );
+        fits = _fits(() => {
+          matmulForward(plan, { out, inp: bi, weight: bw }, { N, C, OC }, variant);
+          matmulForward(
+            plan,
+            { out: out2, inp: bi, weight: bw },
+            { N, C, OC, accumulate: true },
+            variant,
+          );
+        });
       });
-      const tag = `forward N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      if (!fits) continue;
+      const tag = `forward N=${N} C=${C} OC=${OC} ${_tag(variant)}`;
       assertClose(tag, await read(gpu, out, N * OC), want, _tol(C));
-      assertClose(
-        `${tag} +=`,
-        await read(gpu, out2, N * OC),
-        want.map((v, i) => v + prev[i]),
-        _tol(C),
-      );
+      assertClose(`${tag} +=`, await read(gpu, out2, N * OC), wantAcc, _tol(C));
     }
   }
 });
 
-Deno.test("matmulBackwardDinp matches reference (odd shapes, =, +=, tiles, OC chunks)", async () => {
+Deno.test("matmulBackwardDinp matches reference for every variant (odd shapes, =, +=, OC chunks)", async () => {
   const gpu = await testGpu();
   for (const [N, C, OC] of [...SHAPES, [3, 8, 4100]]) {
-    for (const tiles of TILES) {
-      using pool = testPool(gpu);
-      const dout = randn(N * OC, 4), weight = randn(OC * C, 5), prev = randn(N * C, 6);
-      const want = ref.matmulBackwardDinp(dout, weight, N, C, OC);
+    using pool = testPool(gpu);
+    const dout = randn(N * OC, 4), weight = randn(OC * C, 5), prev = randn(N * C, 6);
+    const want = ref.matmulBackwardDinp(dout, weight, N, C, OC);
+    const wantAcc = want.map((v, i) => v + prev[i]);
+    const bd = f32(pool, "dout", dout), bw = f32(pool, "w", weight);
+    for (const variant of _variants("dinp")) {
       const dinp = f32(pool, "dinp", prev), dinp2 = f32(pool, "dinp2", prev);
-      const bd = f32(pool, "dout", dout), bw = f32(pool, "w", weight);
+      let fits = true;
       await runPlan(gpu, (plan) => {
-        matmulBackwardDinp(plan, { dinp, dout: bd, weight: bw }, { N, C, OC }, tiles);
-        matmulBackwardDinp(
-          plan,
-          { dinp: dinp2, dout: bd, weight: bw },
-          { N, C, OC, accumulate: true },
-          tiles,
-        );
+        fits = _fits(() => {
+          matmulBackwardDinp(plan, { dinp, dout: bd, weight: bw }, { N, C, OC }, variant);
+          matmulBackwardDinp(
+            plan,
+            { dinp: dinp2, dout: bd, weight: bw },
+            { N, C, OC, accumulate: true },
+            variant,
+          );
+        });
       });
-      const tag = `dinp N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      if (!fits) continue;
+      const tag = `dinp N=${N} C=${C} OC=${OC} ${_tag(variant)}`;
       assertClose(tag, await read(gpu, dinp, N * C), want, _tol(OC));
-      assertClose(
-        `${tag} +=`,
-        await read(gpu, dinp2, N * C),
-        want.map((v, i) => v + prev[i]),
-        _tol(OC),
-      );
+      assertClose(`${tag} +=`, await read(gpu, dinp2, N * C), wantAcc, _tol(OC));
     }
   }
 });
 
-Deno.test("matmulBackwardDweight accumulates the reference (odd shapes, tile shapes)", async () => {
+Deno.test("matmulBackwardDweight accumulates the reference for every variant, split-K included", async () => {
   const gpu = await testGpu();
-  for (const [N, C, OC] of SHAPES) {
-    for (const tiles of TILES) {
-      using pool = testPool(gpu);
-      const dout = randn(N * OC, 7), inp = randn(N * C, 8), prev = randn(OC * C, 9);
-      const want = ref.matmulBackwardDweight(dout, inp, N, C, OC).map((v, i) => v + prev[i]);
+  // N=131 and 400: split-K slices of unequal length (the last one short), S reduced when N is small.
+  for (const [N, C, OC] of [...SHAPES, [400, 8, 12]]) {
+    using pool = testPool(gpu);
+    const dout = randn(N * OC, 7), inp = randn(N * C, 8), prev = randn(OC * C, 9);
+    const want = ref.matmulBackwardDweight(dout, inp, N, C, OC).map((v, i) => v + prev[i]);
+    const bd = f32(pool, "dout", dout), bi = f32(pool, "inp", inp);
+    for (const variant of _variants("dweight")) {
       const dweight = f32(pool, "dweight", prev);
+      let fits = true;
       await runPlan(gpu, (plan) => {
-        matmulBackwardDweight(
-          plan,
-          { dweight, dout: f32(pool, "dout", dout), inp: f32(pool, "inp", inp) },
-          { N, C, OC },
-          tiles,
+        fits = _fits(() =>
+          matmulBackwardDweight(plan, { dweight, dout: bd, inp: bi }, { N, C, OC }, variant)
         );
       });
-      const tag = `dweight N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      if (!fits) continue;
+      const tag = `dweight N=${N} C=${C} OC=${OC} ${_tag(variant)}`;
       assertClose(tag, await read(gpu, dweight, OC * C), want, _tol(N));
     }
   }
 });
 
+Deno.test("matmul variants: names parse, bad names and oversized tiles are refused", async () => {
+  const gpu = await testGpu();
+  for (const kind of ["forward", "dinp", "dweight"] as const) {
+    for (const n of allMatmulVariants(kind)) parseMatmulVariant(n);
+  }
+  for (const bad of ["reg_wg8_3x4", "tile_16x16_9x4", "tile_16x16_4x4_k1", "tile_3x3_1x1", "x"]) {
+    throws(() => parseMatmulVariant(bad), RangeError, bad);
+  }
+  using pool = testPool(gpu);
+  using plan = new Plan(gpu, "test");
+  const b = pool.create("b", 4096);
+  // 32x32 invocations with 8x8 each stage 2 x 256 rows x 80 bytes = 40 KiB of workgroup memory.
+  const big = () =>
+    matmulForward(plan, { out: b, inp: b, weight: b }, { N: 2, C: 8, OC: 8 }, "tile_32x32_8x8");
+  if (gpu.limits.maxComputeWorkgroupStorageSize < 40960) throws(big, RangeError);
+  throws(
+    () =>
+      matmulForward(
+        plan,
+        { out: b, inp: b, weight: b },
+        { N: 64, C: 8, OC: 8 },
+        "tile_16x16_4x4_k4",
+      ),
+    RangeError, // split-K is for dweight only
+  );
+  // The CPU adapter's candidates are the register tiles, today's default first.
+  const cands = matmulVariants(gpu, "forward", { N: 2048, C: 288, OC: 768 });
+  if (gpu.isCpu) {
+    if (cands[0] !== "reg_wg8_16x12" || cands.some((c) => !c.startsWith("reg_"))) {
+      throw new Error(`unexpected CPU candidates ${cands}`);
+    }
+  }
+});
+
+// matmulBackward with the default picks, register tiles, and GPU-shaped tiles with split-K.
+const BACKWARD_VARIANTS: (MatmulBackwardTiles | undefined)[] = [
+  undefined,
+  { dinp: { WG: 64, TM: 4, TN: 4 }, dweight: { WG: 64, TM: 4, TN: 4 } },
+  { dinp: { WG: 4, TM: 8, TN: 12 }, dweight: { WG: 4, TM: 8, TN: 12 } },
+  { dinp: "tile_16x16_4x4", dweight: "tile_8x8_4x4_k8" },
+];
+
 Deno.test("matmulBackward matches reference: dinp =, dinp +=, dweight += (odd, scalar, chunked shapes)", async () => {
   const gpu = await testGpu();
   const shapes = [...SHAPES, [3, 8, 4100], [33, 48, 67], [1, 7, 5]];
   for (const [N, C, OC] of shapes) {
-    for (const tiles of TILES) {
+    for (const t of BACKWARD_VARIANTS) {
       using pool = testPool(gpu);
       const dout = randn(N * OC, 21), inp = randn(N * C, 22), weight = randn(OC * C, 23);
       const prevDinp = randn(N * C, 24), prevDw = randn(OC * C, 25), prevDw2 = randn(OC * C, 26);
@@ -147,9 +226,12 @@ Deno.test("matmulBackward matches reference: dinp =, dinp +=, dweight += (odd, s
       const dinp = f32(pool, "dinp", prevDinp), dinp2 = f32(pool, "dinp2", prevDinp);
       const dweight = f32(pool, "dweight", prevDw), dweight2 = f32(pool, "dweight2", prevDw2);
       const bd = f32(pool, "dout", dout), bi = f32(pool, "inp", inp), bw = f32(pool, "w", weight);
-      const t = tiles && { dinp: tiles, dweight: tiles };
+      let fits = true;
       await runPlan(gpu, (plan) => {
-        matmulBackward(plan, { dinp, dweight, dout: bd, inp: bi, weight: bw }, { N, C, OC }, t);
+        fits = _fits(() =>
+          matmulBackward(plan, { dinp, dweight, dout: bd, inp: bi, weight: bw }, { N, C, OC }, t)
+        );
+        if (!fits) return;
         matmulBackward(
           plan,
           { dinp: dinp2, dweight: dweight2, dout: bd, inp: bi, weight: bw },
@@ -157,7 +239,8 @@ Deno.test("matmulBackward matches reference: dinp =, dinp +=, dweight += (odd, s
           t,
         );
       });
-      const tag = `backward N=${N} C=${C} OC=${OC} ${tiles ? JSON.stringify(tiles) : "default"}`;
+      if (!fits) continue;
+      const tag = `backward N=${N} C=${C} OC=${OC} ${t ? JSON.stringify(t) : "default"}`;
       assertClose(`${tag} dinp =`, await read(gpu, dinp, N * C), di, _tol(OC));
       const di2 = di.map((v, i) => v + prevDinp[i]);
       assertClose(`${tag} dinp +=`, await read(gpu, dinp2, N * C), di2, _tol(OC));

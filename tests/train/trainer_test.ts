@@ -94,7 +94,7 @@ async function runCli(
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",
-    env: { XDG_RUNTIME_DIR: "/tmp" },
+    env: { XDG_RUNTIME_DIR: "/tmp", BABYLLAMA_TUNE: "off" },
   }).spawn();
   const dec = new TextDecoder();
   let out = "";
@@ -186,7 +186,7 @@ Deno.test({
           exported,
         ],
         cwd: REPO_ROOT,
-        env: { XDG_RUNTIME_DIR: "/tmp" },
+        env: { XDG_RUNTIME_DIR: "/tmp", BABYLLAMA_TUNE: "off" },
       }).output();
       assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
       const tokens = tokensFromBytes(
@@ -276,7 +276,7 @@ async function trainCli(args: string[]) {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", "train", ...args],
     cwd: REPO_ROOT,
-    env: { XDG_RUNTIME_DIR: "/tmp" },
+    env: { XDG_RUNTIME_DIR: "/tmp", BABYLLAMA_TUNE: "off" },
   }).output();
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
@@ -368,7 +368,7 @@ function spawnTrain(args: string[]) {
     cwd: REPO_ROOT,
     stdout: "piped",
     stderr: "piped",
-    env: { XDG_RUNTIME_DIR: "/tmp" },
+    env: { XDG_RUNTIME_DIR: "/tmp", BABYLLAMA_TUNE: "off" },
   }).spawn();
   let stdout = "", stderr = "";
   const waiters: { re: RegExp; resolve: () => void }[] = [];
