@@ -13,9 +13,13 @@
  *   rmsnorm, classifier, sampler: 4 + 12 L dispatches.
  * - `layered_*`: fused kernels, 3 + 5 L dispatches: embedding; per layer qkv_decode (RMSNorm +
  *   q/k/v + RoPE + cache write), attention_decode, wo + residual, ffn_decode (RMSNorm + w1/w3 +
- *   SwiGLU), w2 + residual; the classifier with the final RMSNorm fused; the sampler.
- * - `token_*`: token_decode, whole steps in one workgroup, one dispatch per K steps (small
- *   models: on a CPU adapter one core runs it without any dispatch overhead).
+ *   SwiGLU), w2 + residual; the classifier with the final RMSNorm fused; the sampler. The
+ *   CPU-shaped form (`layered_wg8_split1`) runs each RMSNorm as its own dispatch (4 + 7 L) and
+ *   reads tiled matrices (src/model/decode_layout.ts); `_sg` forms add partial sums with
+ *   subgroup operations.
+ * - `token_*`: token_decode, whole steps in one workgroup, one dispatch per K steps;
+ *   `token_lockstep_*` is its barrier-free form for llvmpipe (one core runs it without any
+ *   dispatch or barrier overhead: the CPU default).
  *
  * @module
  */

@@ -2,7 +2,9 @@
  * The decode-step ops of text generation (one token at a time with a KV cache): the token
  * embedding read from the GPU decode state, RMSNorm and the SwiGLU gate of one row, RoPE at the
  * current position with the KV cache write, attention over the cache, and the GPU sampler that
- * picks the next token and advances the state. Each is a thin launcher of its kernel.
+ * picks the next token and advances the state; the fused matvecs (q/k/v with RoPE and the cache
+ * write, w1/w3 with SwiGLU, any matvec with the RMSNorm before it and the residual after it);
+ * and token_decode, whole decode steps in one workgroup. Each is a thin launcher of its kernel.
  *
  * The decode state is a u32 [4] storage buffer `(pos, token, done, unused)` that the kernels
  * read and `sample` writes, so one recorded step serves every position (see
