@@ -16,8 +16,8 @@
 #           stops the run if none passes (exit 2)
 #   tests   tests.txt: the op tests (GPU mode: also tests/gpu and the whole-model PyTorch tests)
 #   bench   bench.txt: `main.ts bench` at 15M B32 and B64 x T256 (`--tune full` when bench has
-#           --tune); the tuner's cache (JSON files under ${XDG_CACHE_HOME:-~/.cache}/babyllama)
-#           goes to tune.json (one file) or tune.txt (several)
+#           --tune); the tuner's cache (the path doctor.json's tuning_cache names) goes to
+#           tune.json (merge it into the shipped table here: tools/ship_tuning.ts OUT/tune.json)
 #   train   train.txt: 60 s of `main.ts train` on the 15M model (tokens/s from its log.jsonl),
 #           then `bench --profile` for the per-kernel GPU times when timestamp-query is granted
 #   torch   torch.txt: tools/train_torch.py --device cuda on the same GPU when PyTorch with CUDA
@@ -305,16 +305,19 @@ for B in "${BATCHES[@]}"; do
   tps=$(js 'const l = Deno.readTextFileSync(Deno.args[0]).trim().split("\n").filter((x) => x.startsWith("{")).pop(); if (l) console.log(JSON.parse(l).tokens_per_s);' "$WORK/bench_$B.out")
   fig "bench_B${B}xT${SEQ}_tokens_per_s" "${tps:-none}"
 done
-# The tuner's cache: JSON files under the user cache's babyllama/ folder; one as is, several in one.
-mapfile -t tune_files < <(find "${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/babyllama" -name '*.json' \
-  -type f -size -16M 2>/dev/null | sort)
-if [ "${#tune_files[@]}" = 1 ]; then
-  cp "${tune_files[0]}" "$OUTDIR/tune.json"
-elif [ "${#tune_files[@]}" -gt 1 ]; then
-  for f in "${tune_files[@]}"; do echo "== $f"; cat "$f"; echo; done >"$OUTDIR/tune.txt"
+# The tuner's cache, where doctor (same environment) says the tuner keeps it; else the same rule
+# in shell: $BABYLLAMA_TUNE_CACHE, an absolute $XDG_CACHE_HOME, ~/.cache (babyllama/tune.json).
+TUNE_CACHE=$(js 'const t = JSON.parse(Deno.readTextFileSync(Deno.args[0])).tuning_cache; if (t?.path) console.log(t.path);' "$OUTDIR/doctor.json")
+if [ -z "$TUNE_CACHE" ]; then
+  case "${XDG_CACHE_HOME:-}" in /*) xdg=$XDG_CACHE_HOME ;; *) xdg=${HOME:-.}/.cache ;; esac
+  TUNE_CACHE=${BABYLLAMA_TUNE_CACHE:-$xdg/babyllama/tune.json}
 fi
-fig tune_files "${#tune_files[@]}"
-record bench "$(status_of $brc)" "$t" "B ${BATCHES[*]} x T$SEQ${TUNE:+ --tune full}; tuning cache files: ${#tune_files[@]}"
+tune_note="no tuning cache at $TUNE_CACHE"
+if [ -s "$TUNE_CACHE" ]; then
+  cp "$TUNE_CACHE" "$OUTDIR/tune.json" && tune_note="tuning cache $TUNE_CACHE -> tune.json"
+fi
+fig tune_cache "$TUNE_CACHE"
+record bench "$(status_of $brc)" "$t" "B ${BATCHES[*]} x T$SEQ${TUNE:+ --tune full}; $tune_note"
 
 # ------------------------------------------------------------------------------------------ train
 t=$(now)

@@ -6,7 +6,33 @@
  */
 import { type FlagSpecs, type FlagValues, UsageError } from "./args.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { defaultTuneCachePath, TUNE_MODES, type TuneMode, tunerFor } from "../gpu/tune.ts";
+import {
+  defaultTuneCachePath,
+  TUNE_MODES,
+  type TuneFamily,
+  type TuneMode,
+  tunerFor,
+} from "../gpu/tune.ts";
+import * as attention from "../ops/attention.ts";
+import * as crossentropy from "../ops/crossentropy.ts";
+import * as matmul from "../ops/matmul.ts";
+
+function _isFamily(x: unknown): x is TuneFamily<never> {
+  const f = x as TuneFamily<never>;
+  return typeof f === "object" && f !== null && typeof f.name === "string" &&
+    typeof f.sourceHash === "string" && typeof f.candidates === "function";
+}
+
+/**
+ * Every tunable kernel family's current source hash, by family name: what `doctor` and
+ * `tools/ship_tuning.ts` compare cached and shipped entries with (an entry with another hash is
+ * stale, and the tuner ignores it). Collected from the exports of the ops modules that have
+ * families (tests/cli/tune_test.ts checks that none is missed).
+ */
+export const TUNE_FAMILY_HASHES: Readonly<Record<string, string>> = Object.fromEntries(
+  [attention, crossentropy, matmul].flatMap((m) => Object.values(m).filter(_isFamily))
+    .map((f) => [f.name, f.sourceHash]),
+);
 
 /** The tuner's flags. */
 export const TUNE_FLAGS: FlagSpecs = {

@@ -13,9 +13,13 @@
  *
  * Choices are cached in a JSON file ({@link defaultTuneCachePath}), keyed by adapter
  * ({@link adapterKey}), family, a hash of the family's kernel sources and candidate list, and
- * shape; the file is replaced atomically. Modes: `off` picks a fixed default per adapter class
- * (CPU or GPU); `cached` uses the cache and defaults where it has nothing; `full` also tunes what
- * is missing. For a given cache file (and mode), the picks are deterministic.
+ * shape; the file is replaced atomically. A table shipped with the code
+ * (`tune_shipped.json`, {@link SHIPPED_TUNING}) holds winners measured on known GPUs, keyed more
+ * loosely ({@link shippedAdapterKey}). Modes: `off` picks a fixed default per adapter class
+ * (CPU or GPU), ignoring both; `cached` uses the cache, else the shipped table, else the default;
+ * `full` tunes what the cache lacks (a shipped entry does not stop it) and uses the shipped
+ * table, else the default, where tuning gave no answer. For a given cache file, shipped table
+ * and mode, the picks are deterministic.
  *
  * @module
  */
@@ -25,6 +29,7 @@ import type { Gpu } from "./device.ts";
 import { BufferPool, readF32 } from "./buffers.ts";
 import { Plan } from "./plan.ts";
 import { PassTimer } from "./profile.ts";
+import SHIPPED from "./tune_shipped.json" with { type: "json" };
 
 /** How kernel variants are chosen: see the module documentation. */
 export type TuneMode = "full" | "cached" | "off";
@@ -117,8 +122,11 @@ export interface TunePick {
   shape: string;
   /** The variant used. */
   variant: string;
-  /** `cache` (a tuned choice), `default` (the adapter class's default). */
-  source: "cache" | "default";
+  /**
+   * `cache` (tuned here), `shipped` (the shipped table's choice for this adapter),
+   * `default` (the adapter class's default).
+   */
+  source: "cache" | "shipped" | "default";
 }
 
 /** The cache file's contents. */
@@ -135,6 +143,8 @@ export interface TunerConfig {
   mode: TuneMode;
   /** Cache file (default {@link defaultTuneCachePath}). */
   cachePath?: string;
+  /** The shipped table (default {@link SHIPPED_TUNING}; null: none). */
+  shipped?: TuneCacheFile | null;
   /** Seconds one {@link Tuner.tunePending} may spend (default 300); later keys keep defaults. */
   budgetS?: number;
   /** Progress lines (default: stderr). */
@@ -174,9 +184,45 @@ function _env(name: string): string | undefined {
   }
 }
 
+/** Which rule chose the tuning cache file ({@link tuneCachePath}). */
+export interface TuneCachePath {
+  /** The file. */
+  path: string;
+  /** The rule: the flag, an environment variable, or the home directory. */
+  rule: "--tune-cache" | "BABYLLAMA_TUNE_CACHE" | "XDG_CACHE_HOME" | "HOME" | "USERPROFILE" | "cwd";
+  /** A variable that was set but not used (`XDG_CACHE_HOME` not absolute), else null. */
+  ignored: string | null;
+}
+
+/**
+ * Where the tuning cache lives, and why: `flag` (a `--tune-cache` value) when given, else
+ * `$BABYLLAMA_TUNE_CACHE`, else `$XDG_CACHE_HOME/babyllama/tune.json` (an absolute
+ * `XDG_CACHE_HOME` only, as the XDG spec says), else `~/.cache/babyllama/tune.json`.
+ *
+ * @param flag the `--tune-cache` value, if any
+ * @example
+ * ```ts
+ * console.log(tuneCachePath()); // { path: "/home/me/.cache/babyllama/tune.json", rule: "HOME", ignored: null }
+ * ```
+ */
+export function tuneCachePath(flag?: string): TuneCachePath {
+  if (flag) return { path: flag, rule: "--tune-cache", ignored: null };
+  const explicit = _env("BABYLLAMA_TUNE_CACHE");
+  if (explicit) return { path: explicit, rule: "BABYLLAMA_TUNE_CACHE", ignored: null };
+  const xdg = _env("XDG_CACHE_HOME");
+  if (xdg && xdg.startsWith("/")) {
+    return { path: join(xdg, "babyllama", "tune.json"), rule: "XDG_CACHE_HOME", ignored: null };
+  }
+  const ignored = xdg ? `XDG_CACHE_HOME=${xdg} (not absolute)` : null;
+  const home = _env("HOME"), profile = _env("USERPROFILE");
+  const rule = home ? "HOME" : profile ? "USERPROFILE" : "cwd";
+  return { path: join(home ?? profile ?? ".", ".cache", "babyllama", "tune.json"), rule, ignored };
+}
+
 /**
  * Where the tuning cache lives: `$BABYLLAMA_TUNE_CACHE`, else
- * `$XDG_CACHE_HOME/babyllama/tune.json`, else `~/.cache/babyllama/tune.json`.
+ * `$XDG_CACHE_HOME/babyllama/tune.json`, else `~/.cache/babyllama/tune.json`
+ * ({@link tuneCachePath} says which rule applied).
  *
  * @example
  * ```ts
@@ -184,12 +230,7 @@ function _env(name: string): string | undefined {
  * ```
  */
 export function defaultTuneCachePath(): string {
-  const explicit = _env("BABYLLAMA_TUNE_CACHE");
-  if (explicit) return explicit;
-  const xdg = _env("XDG_CACHE_HOME");
-  if (xdg && xdg.startsWith("/")) return join(xdg, "babyllama", "tune.json");
-  const home = _env("HOME") ?? _env("USERPROFILE") ?? ".";
-  return join(home, ".cache", "babyllama", "tune.json");
+  return tuneCachePath().path;
 }
 
 /** What identifies an adapter in the cache, as a readable record. */
@@ -228,6 +269,50 @@ export function adapterKey(gpu: Gpu): string {
 }
 
 /**
+ * The key of an adapter in the shipped table: vendor, architecture, device, description and
+ * subgroup sizes, from {@link tuneAdapterInfo} (or a cache file's `info`). Unlike
+ * {@link adapterKey} it leaves out the Deno version and the feature-list hash, which change with
+ * every Deno release (and the features also with the backend): a shipped entry applies to the
+ * same GPU model under another Deno, while the family's source hash in each entry (checked at
+ * every pick) keeps kernels that changed since from using it. The worst a loose match does is
+ * pick a slower variant: every candidate computes the same result, and a variant this device
+ * cannot run is never picked.
+ *
+ * @param info what {@link tuneAdapterInfo} returns, or a cache file's `info` record
+ * @example
+ * ```ts
+ * import { acquireGpu } from "./device.ts";
+ * import { shippedAdapterKey, tuneAdapterInfo } from "./tune.ts";
+ *
+ * using gpu = await acquireGpu();
+ * console.log(shippedAdapterKey(tuneAdapterInfo(gpu))); // "4318//8989/NVIDIA H200/sg 32-32"
+ * ```
+ */
+export function shippedAdapterKey(info: Record<string, unknown>): string {
+  const f = (k: string) => String(info[k] ?? "");
+  return `${f("vendor")}/${f("architecture")}/${f("device")}/${f("description")}/sg ${
+    f("subgroupMinSize")
+  }-${f("subgroupMaxSize")}`;
+}
+
+/** Checks that `data` has the shape of a version 1 tuning cache (or shipped table). */
+function _checkTuneFile(data: unknown, what: string): TuneCacheFile {
+  const d = data as TuneCacheFile;
+  if (d?.version !== 1 || typeof d.adapters !== "object" || d.adapters === null) {
+    throw new SyntaxError(`Cannot read ${what}: not a version 1 tuning cache`);
+  }
+  return d;
+}
+
+/**
+ * The tuning table shipped with babyllama (`src/gpu/tune_shipped.json`): winners measured on
+ * known GPUs (merged from a GPU machine's tuning cache by `tools/ship_tuning.ts`), keyed by
+ * {@link shippedAdapterKey}. The tuner uses an entry when the cache has none for that kernel
+ * and shape and the entry's source hash matches the kernels (see {@link Tuner.pick}).
+ */
+export const SHIPPED_TUNING: TuneCacheFile = _checkTuneFile(SHIPPED, "the shipped tuning table");
+
+/**
  * Reads a tuning cache file; a missing file is an empty cache.
  *
  * @param path the file (default {@link defaultTuneCachePath})
@@ -241,16 +326,13 @@ export async function readTuneCache(path: string = defaultTuneCachePath()): Prom
     if (e instanceof Deno.errors.NotFound) return { version: 1, adapters: {} };
     throw e;
   }
-  let data: TuneCacheFile;
+  let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (e) {
     throw new SyntaxError(`Cannot read tuning cache ${path}: ${(e as Error).message}`);
   }
-  if (data?.version !== 1 || typeof data.adapters !== "object" || data.adapters === null) {
-    throw new SyntaxError(`Cannot read tuning cache ${path}: not a version 1 tuning cache`);
-  }
-  return data;
+  return _checkTuneFile(data, `tuning cache ${path}`);
 }
 
 /** What {@link tuneCacheInfo} reports (for `doctor`). */
@@ -469,6 +551,7 @@ export class Tuner {
   #budgetS = 300;
   #log: (line: string) => void = (line) => console.error(line);
   #entries = new Map<string, TuneEntry>();
+  #shipped = new Map<string, TuneEntry>();
   // deno-lint-ignore no-explicit-any
   #pending = new Map<string, { family: TuneFamily<any>; shape: unknown }>();
   #picks = new Map<string, TunePick>();
@@ -507,9 +590,14 @@ export class Tuner {
     return [...this.#entries.values()];
   }
 
+  /** The shipped table's entries for this adapter (modes `cached` and `full`; stale ones too). */
+  shippedEntries(): TuneEntry[] {
+    return [...this.#shipped.values()];
+  }
+
   /**
-   * Sets the mode and loads this adapter's cache entries (modes `cached` and `full`). An
-   * unreadable cache is reported on the log and ignored.
+   * Sets the mode and loads this adapter's cache entries and shipped entries (modes `cached`
+   * and `full`). An unreadable cache is reported on the log and ignored.
    *
    * @throws {RangeError} for an unknown mode
    */
@@ -523,10 +611,14 @@ export class Tuner {
     if (config.budgetS !== undefined) this.#budgetS = config.budgetS;
     if (config.log) this.#log = config.log;
     this.#entries.clear();
+    this.#shipped.clear();
     this.#pending.clear();
     this.#picks.clear();
     this.#cachePath = null;
     if (config.mode === "off") return;
+    const shipped = config.shipped === undefined ? SHIPPED_TUNING : config.shipped;
+    const ours = shipped?.adapters[shippedAdapterKey(tuneAdapterInfo(this.#gpu))];
+    for (const [k, e] of Object.entries(ours?.entries ?? {})) this.#shipped.set(k, e);
     this.#cachePath = config.cachePath ?? defaultTuneCachePath();
     try {
       const file = await readTuneCache(this.#cachePath);
@@ -540,8 +632,9 @@ export class Tuner {
   /**
    * The variant of `family` to use at `shape` (synchronous; launchers call it while recording).
    * Mode `off`: the adapter class's default. Otherwise the cached choice when its source hash
-   * matches and it can still run; else the default, and in mode `full` the key is queued for
-   * {@link Tuner.tunePending}.
+   * matches and it can still run; else (in mode `full` the key is queued for
+   * {@link Tuner.tunePending}) the shipped table's choice on the same conditions; else the
+   * default.
    */
   pick<S>(family: TuneFamily<S>, shape: S): string {
     const key = `${family.name} ${family.shapeKey(shape)}`;
@@ -549,12 +642,18 @@ export class Tuner {
     let source: TunePick["source"] = "default";
     if (this.#mode !== "off") {
       const cands = family.candidates(this.#gpu, shape);
-      const e = this.#entries.get(key);
-      if (e && e.hash === family.sourceHash && cands.includes(e.variant)) {
+      const usable = (e: TuneEntry | undefined): e is TuneEntry =>
+        e !== undefined && e.hash === family.sourceHash && cands.includes(e.variant);
+      const e = this.#entries.get(key), s = this.#shipped.get(key);
+      if (usable(e)) {
         variant = e.variant;
         source = "cache";
-      } else if (this.#mode === "full" && cands.length > 1) {
-        this.#pending.set(key, { family, shape });
+      } else {
+        if (this.#mode === "full" && cands.length > 1) this.#pending.set(key, { family, shape });
+        if (usable(s)) {
+          variant = s.variant;
+          source = "shipped";
+        }
       }
     }
     this.#picks.set(key, { family: family.name, shape: family.shapeKey(shape), variant, source });

@@ -7,7 +7,18 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runMain } from "../helpers/cli.ts";
 import { WANTED_FEATURES, WANTED_LIMITS } from "../../src/gpu/device.ts";
-import { doctorAdvice, type DoctorReport } from "../../src/cli/doctor.ts";
+import { doctorAdvice, type DoctorReport, type TuningRow } from "../../src/cli/doctor.ts";
+import {
+  adapterKey,
+  SHIPPED_TUNING,
+  shippedAdapterKey,
+  tuneAdapterInfo,
+  type TuneCacheFile,
+  tuneCachePath,
+  type TuneEntry,
+} from "../../src/gpu/tune.ts";
+import { TUNE_FAMILY_HASHES } from "../../src/cli/tune.ts";
+import { testGpu } from "../helpers/gpu.ts";
 
 const REPORT_KEYS = [
   "ok",
@@ -67,9 +78,139 @@ Deno.test("doctor prints the report and --json writes the same with every sectio
     assert.ok(j.mesa && j.mesa.major >= 10, "a Mesa adapter without a Mesa version");
     assert.match(r.stdout, new RegExp(`^mesa +${j.mesa.version.replace(/[.+~]/g, "\\$&")} `, "m"));
   }
-  assert.equal(j.tuning_cache, null);
+  // The tuning section: runMain sets BABYLLAMA_TUNE=off; the cache where the tuner looks.
+  const t = j.tuning_cache!;
+  assert.ok(t, "tuning_cache missing");
+  assert.equal(t.mode, "off");
+  assert.equal(t.mode_source, "BABYLLAMA_TUNE");
+  assert.deepEqual({ path: t.path, rule: t.rule, ignored: t.ignored }, tuneCachePath());
+  assert.match(r.stdout, /^tuning +mode off \(\$BABYLLAMA_TUNE\)$/m);
+  assert.ok(r.stdout.includes(`cache ${t.path} (`), r.stdout);
+  assert.match(r.stdout, /^ +shipped table \(src\/gpu\/tune_shipped\.json, \d+ adapters?\): /m);
   assert.ok(Array.isArray(j.advice));
   await Deno.remove(dir, { recursive: true });
+});
+
+function cacheEntry(family: string, shape: string, variant: string, hash: string): TuneEntry {
+  return {
+    family,
+    shape,
+    hash,
+    variant,
+    fallback: "reg_wg8_16x12",
+    timer: "cpu",
+    gflop: 0,
+    results: [],
+    tunedAt: "2026-12-01T10:20:30.456Z",
+  };
+}
+
+Deno.test("doctor --tune-cache: the cache's path and rule, this adapter's entries marked current, stale or unknown, the shipped table's entries", async () => {
+  const gpu = await testGpu();
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "tune.json"), file = join(dir, "doctor.json");
+    const mine = [
+      cacheEntry("matmul_forward", "64x64x64", "reg_wg8_16x8", TUNE_FAMILY_HASHES.matmul_forward),
+      cacheEntry("matmul_backward_dinp", "64x64x64", "reg_wg8_8x8", "00000000000000"),
+      cacheEntry("gone_kernel", "1x1", "v1", "00000000000000"),
+    ];
+    const cache: TuneCacheFile = {
+      version: 1,
+      adapters: {
+        [adapterKey(gpu)]: {
+          info: tuneAdapterInfo(gpu),
+          entries: Object.fromEntries(mine.map((e) => [`${e.family} ${e.shape}`, e])),
+        },
+        "another adapter": { info: {}, entries: { "x 1": cacheEntry("x", "1", "v", "h") } },
+      },
+    };
+    await Deno.writeTextFile(path, JSON.stringify(cache));
+    const r = await runMain(["doctor", "--no-measure", "--json", file, "--tune-cache", path]);
+    assert.equal(r.code, 0, r.stderr);
+    const t = (JSON.parse(await Deno.readTextFile(file)) as DoctorReport).tuning_cache!;
+    assert.equal(t.path, path);
+    assert.equal(t.rule, "--tune-cache");
+    assert.equal(t.exists, true);
+    assert.equal(t.error, null);
+    assert.equal(t.adapters, 2);
+    assert.equal(t.adapter_key, adapterKey(gpu));
+    assert.deepEqual(
+      t.entries.map((
+        e: TuningRow,
+      ) => [e.family, e.shape, e.variant, e.default, e.tuned_at, e.state]),
+      [
+        ["gone_kernel", "1x1", "v1", "reg_wg8_16x12", "2026-12-01T10:20:30.456Z", "unknown"],
+        [
+          "matmul_backward_dinp",
+          "64x64x64",
+          "reg_wg8_8x8",
+          "reg_wg8_16x12",
+          "2026-12-01T10:20:30.456Z",
+          "stale",
+        ],
+        [
+          "matmul_forward",
+          "64x64x64",
+          "reg_wg8_16x8",
+          "reg_wg8_16x12",
+          "2026-12-01T10:20:30.456Z",
+          "current",
+        ],
+      ],
+    );
+    const sk = shippedAdapterKey(tuneAdapterInfo(gpu));
+    assert.equal(t.shipped.adapter_key, sk);
+    assert.equal(t.shipped.adapters, Object.keys(SHIPPED_TUNING.adapters).length);
+    assert.equal(
+      t.shipped.entries.length,
+      Object.keys(SHIPPED_TUNING.adapters[sk]?.entries ?? {}).length,
+    );
+
+    const esc = (x: string) => x.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    assert.match(r.stdout, new RegExp(`^ +cache ${esc(path)} \\(--tune-cache\\): exists$`, "m"));
+    assert.match(
+      r.stdout,
+      /^ +3 entries for this adapter \(1 current, 1 stale, 1 of unknown kernels\), 1 other adapter in the file$/m,
+    );
+    assert.match(
+      r.stdout,
+      /^ +matmul_forward +64x64x64 +reg_wg8_16x8 +default reg_wg8_16x12 +cpu +2026-12-01T10:20:30Z +current$/m,
+    );
+    assert.match(r.stdout, /^ +matmul_backward_dinp +64x64x64 +reg_wg8_8x8 .* stale$/m);
+    if (t.shipped.entries.length === 0) {
+      assert.match(r.stdout, new RegExp(`: no entries for this adapter \\(${esc(sk)}\\)$`, "m"));
+    }
+    assert.match(r.stdout, /- 2 of this adapter's tuning cache entries are stale/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("doctor: an unreadable cache from $BABYLLAMA_TUNE_CACHE and an invalid $BABYLLAMA_TUNE are reported, with advice", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "tune.json");
+    await Deno.writeTextFile(path, "{not json");
+    const r = await runMain(["doctor", "--no-measure", "--json", "-"], undefined, {
+      BABYLLAMA_TUNE_CACHE: path,
+      BABYLLAMA_TUNE: "fast",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as DoctorReport;
+    const t = j.tuning_cache!;
+    assert.equal(t.path, path);
+    assert.equal(t.rule, "BABYLLAMA_TUNE_CACHE");
+    assert.equal(t.exists, true);
+    assert.match(t.error!, /^Cannot read tuning cache .*tune\.json: /);
+    assert.deepEqual(t.entries, []);
+    assert.equal(t.mode, null);
+    assert.match(t.mode_source, /BABYLLAMA_TUNE must be one of full\|cached\|off, got 'fast'/);
+    assert.ok(j.advice.some((x) => /^The tuning cache cannot be read \(Cannot read/.test(x)));
+    assert.ok(j.advice.some((x) => /usage error until BABYLLAMA_TUNE is unset or one of/.test(x)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("doctor --json - --no-measure prints only the JSON, without measurements", async () => {
@@ -102,6 +243,10 @@ Deno.test("doctor without an adapter: one line, exit 1, and the JSON says why", 
   assert.match(j.error!, /requestAdapter returned null/);
   assert.equal(j.system.vulkan_icds.source, "VK_DRIVER_FILES");
   assert.equal(j.system.env.DENO_WEBGPU_BACKEND, "vulkan");
+  // The tuning cache file is still reported; no adapter, so no entries.
+  assert.equal(j.tuning_cache!.path, tuneCachePath().path);
+  assert.equal(j.tuning_cache!.adapter_key, null);
+  assert.equal(j.tuning_cache!.shipped.adapter_key, null);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -7,7 +7,13 @@ import {
   defaultTuneCachePath,
   formatTuneTable,
   readTuneCache,
+  SHIPPED_TUNING,
+  shippedAdapterKey,
+  tuneAdapterInfo,
+  type TuneCacheFile,
   tuneCacheInfo,
+  tuneCachePath,
+  type TuneEntry,
   type TuneFamily,
   tuneInput,
   tunerFor,
@@ -190,6 +196,125 @@ Deno.test("an unreadable tuning cache is reported, ignored, and replaced when sa
   await Deno.remove(dir, { recursive: true });
 });
 
+/** A family that is never run: pick() needs only its names, candidates and default. */
+function _pickFamily(hash = "pick-hash-1"): TuneFamily<{ n: number }> {
+  return {
+    name: "pick_test",
+    sourceHash: hash,
+    shapeKey: (p) => `n${p.n}`,
+    candidates: () => ["a", "b", "c"],
+    fallback: () => "a",
+    setup: () => {
+      throw new Error("pick_test is not tuned in this test");
+    },
+  };
+}
+
+function _entry(shape: string, variant: string, hash = "pick-hash-1"): TuneEntry {
+  return {
+    family: "pick_test",
+    shape,
+    hash,
+    variant,
+    fallback: "a",
+    timer: "timestamp",
+    gflop: 0,
+    results: [],
+    tunedAt: "2026-01-01T00:00:00.000Z",
+  };
+}
+
+Deno.test("tuner lookup: the cache beats the shipped table beats the default; off ignores both; stale or unrunnable shipped entries are ignored", async () => {
+  const gpu = await testGpu();
+  const { dir, path } = await _tempCache();
+  await Deno.mkdir(join(dir, "sub"));
+  const info = tuneAdapterInfo(gpu);
+  // The cache (exact adapter key) answers n1; the shipped table (loose key) answers n1 (loses
+  // to the cache), n2, and n3/n4 with a stale hash / a variant this family does not have.
+  const cache: TuneCacheFile = {
+    version: 1,
+    adapters: { [adapterKey(gpu)]: { info, entries: { "pick_test n1": _entry("n1", "b") } } },
+  };
+  await Deno.writeTextFile(path, JSON.stringify(cache));
+  const shippedFor = (adapterInfo: Record<string, unknown>): TuneCacheFile => ({
+    version: 1,
+    adapters: {
+      [shippedAdapterKey(adapterInfo)]: {
+        info: adapterInfo,
+        entries: {
+          "pick_test n1": _entry("n1", "c"),
+          "pick_test n2": _entry("n2", "c"),
+          "pick_test n3": _entry("n3", "c", "an-older-kernel"),
+          "pick_test n4": _entry("n4", "zz"),
+        },
+      },
+    },
+  });
+  // Shipped entries match without the Deno version and feature hash (another Deno tuned them).
+  const shipped = shippedFor({ ...info, deno: "0.1.0", features: "another-feature-list" });
+  const fam = _pickFamily();
+  const pickAll = () => [1, 2, 3, 4, 5].map((n) => tunerFor(gpu).pick(fam, { n }));
+  const sources = () => tunerFor(gpu).picks().map((p) => p.source);
+  await _withOff(gpu, async () => {
+    await tunerFor(gpu).configure({ mode: "cached", cachePath: path, shipped });
+    assert.deepEqual(pickAll(), ["b", "c", "a", "a", "a"]);
+    assert.deepEqual(sources(), ["cache", "shipped", "default", "default", "default"]);
+    assert.equal(tunerFor(gpu).pending, 0);
+    assert.equal(tunerFor(gpu).shippedEntries().length, 4);
+
+    // full: tunes what the cache lacks (a shipped entry does not stop it) and meanwhile picks
+    // the shipped entry, else the default.
+    await tunerFor(gpu).configure({ mode: "full", cachePath: path, shipped, log: () => {} });
+    assert.deepEqual(pickAll(), ["b", "c", "a", "a", "a"]);
+    assert.equal(tunerFor(gpu).pending, 4);
+
+    // off: the default whatever the cache and the table say.
+    await tunerFor(gpu).configure({ mode: "off", cachePath: path, shipped });
+    assert.deepEqual(pickAll(), ["a", "a", "a", "a", "a"]);
+    assert.deepEqual(sources(), ["default", "default", "default", "default", "default"]);
+
+    // Without the cache file, the shipped table answers n1 too; without a table, nothing does.
+    await tunerFor(gpu).configure({ mode: "cached", cachePath: join(dir, "none.json"), shipped });
+    assert.deepEqual(pickAll(), ["c", "c", "a", "a", "a"]);
+    await tunerFor(gpu).configure({
+      mode: "cached",
+      cachePath: join(dir, "none.json"),
+      shipped: null,
+    });
+    assert.deepEqual(pickAll(), ["a", "a", "a", "a", "a"]);
+
+    // A changed family (new source hash) ignores both the cache and the table.
+    await tunerFor(gpu).configure({ mode: "cached", cachePath: path, shipped });
+    assert.equal(tunerFor(gpu).pick(_pickFamily("pick-hash-2"), { n: 1 }), "a");
+    assert.equal(tunerFor(gpu).pick(_pickFamily("pick-hash-2"), { n: 2 }), "a");
+
+    // Another GPU model's entries do not apply.
+    const other = shippedFor({ ...info, description: "Some Other GPU" });
+    await tunerFor(gpu).configure({
+      mode: "cached",
+      cachePath: join(dir, "none.json"),
+      shipped: other,
+    });
+    assert.deepEqual(pickAll(), ["a", "a", "a", "a", "a"]);
+  });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the shipped table: a version 1 table, GPU adapters only, keyed by shippedAdapterKey, every entry under its family and shape", () => {
+  assert.equal(SHIPPED_TUNING.version, 1);
+  for (const [key, a] of Object.entries(SHIPPED_TUNING.adapters)) {
+    assert.equal(key, shippedAdapterKey(a.info), key);
+    assert.notEqual(a.info.isFallbackAdapter, true, key);
+    assert.doesNotMatch(String(a.info.description), /llvmpipe|lavapipe|swiftshader/i, key);
+    assert.ok(Object.keys(a.entries).length > 0, `${key}: no entries`);
+    for (const [k, e] of Object.entries(a.entries)) {
+      assert.equal(k, `${e.family} ${e.shape}`);
+      assert.match(e.hash, /^[0-9a-f]{14}$/);
+      assert.ok(e.variant.length > 0);
+    }
+  }
+});
+
 Deno.test("the tuning cache path: BABYLLAMA_TUNE_CACHE, else XDG_CACHE_HOME, else HOME/.cache", () => {
   const saved = ["BABYLLAMA_TUNE_CACHE", "XDG_CACHE_HOME", "HOME"].map((k) => [k, Deno.env.get(k)]);
   try {
@@ -201,8 +326,26 @@ Deno.test("the tuning cache path: BABYLLAMA_TUNE_CACHE, else XDG_CACHE_HOME, els
     assert.equal(defaultTuneCachePath(), "/c/babyllama/tune.json");
     Deno.env.set("XDG_CACHE_HOME", "relative"); // not absolute: ignored, as the XDG spec says
     assert.equal(defaultTuneCachePath(), "/home/u/.cache/babyllama/tune.json");
+    assert.deepEqual(tuneCachePath(), {
+      path: "/home/u/.cache/babyllama/tune.json",
+      rule: "HOME",
+      ignored: "XDG_CACHE_HOME=relative (not absolute)",
+    });
     Deno.env.set("BABYLLAMA_TUNE_CACHE", "/x/t.json");
     assert.equal(defaultTuneCachePath(), "/x/t.json");
+    assert.equal(tuneCachePath().rule, "BABYLLAMA_TUNE_CACHE");
+    assert.deepEqual(tuneCachePath("/f.json"), {
+      path: "/f.json",
+      rule: "--tune-cache",
+      ignored: null,
+    });
+    Deno.env.delete("BABYLLAMA_TUNE_CACHE");
+    Deno.env.set("XDG_CACHE_HOME", "/c");
+    assert.deepEqual(tuneCachePath(), {
+      path: "/c/babyllama/tune.json",
+      rule: "XDG_CACHE_HOME",
+      ignored: null,
+    });
   } finally {
     for (const [k, v] of saved) v === undefined ? Deno.env.delete(k!) : Deno.env.set(k!, v);
   }
