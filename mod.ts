@@ -116,7 +116,14 @@ export {
 export { initParams } from "./src/model/init.ts";
 export { type Fusion, Model, type ModelDispatches, type ModelShape } from "./src/model/model.ts";
 export { type EvalResult, evaluateTokens, tokensFromBytes } from "./src/model/evaluate.ts";
-export { type GenerateRequest, Generator, type GeneratorOptions } from "./src/model/generate.ts";
+export {
+  type DecodeVariant,
+  decodeVariant,
+  decodeVariants,
+  type GenerateRequest,
+  Generator,
+  type GeneratorOptions,
+} from "./src/model/generate.ts";
 
 // Training
 export { train, type TrainOptions, type TrainResult } from "./src/train/trainer.ts";

@@ -11,7 +11,7 @@ import { type Command, REQUIRE_GPU_FLAG, requireGpuOption, UsageError } from "./
 import { acquireGpu } from "../gpu/device.ts";
 import { loadModel } from "../io/model_file.ts";
 import { Tokenizer } from "../data/tokenizer.ts";
-import { Generator } from "../model/generate.ts";
+import { decodeVariants, Generator } from "../model/generate.ts";
 import { configureTuner, TUNE_FLAGS } from "./tune.ts";
 import { tunerFor } from "../gpu/tune.ts";
 
@@ -95,15 +95,24 @@ export const sampleCommand: Command = {
     seed: { type: "number", help: "u32 sampler seed (default: the time in seconds, as run.c)" },
     "steps-per-submit": {
       type: "number",
-      default: 16,
-      help: "decode steps recorded per GPU submit (one readback each)",
+      default: 0,
+      help: "decode steps per GPU submit (one readback each); 0 = auto (16, or 128 when one " +
+        "dispatch runs whole steps)",
     },
     pipeline: {
       type: "boolean",
       default: true,
       help: "queue the next batch of steps before reading the previous one",
     },
-    verbose: { type: "boolean", default: false, help: "print adapter, seed and timing on stderr" },
+    "decode-variant": {
+      type: "string",
+      help: "decode kernels (default: chosen per adapter and model; --verbose lists them)",
+    },
+    verbose: {
+      type: "boolean",
+      default: false,
+      help: "print adapter, decode variant, seed, dispatches per token and timing on stderr",
+    },
     "require-gpu": REQUIRE_GPU_FLAG,
     ...TUNE_FLAGS,
   },
@@ -117,8 +126,8 @@ export const sampleCommand: Command = {
     if (!(Number.isInteger(steps) && steps >= 0)) {
       throw new UsageError(`--steps must be a non-negative integer, got ${steps}`);
     }
-    if (!(Number.isInteger(K) && K >= 1 && K <= 4096)) {
-      throw new UsageError(`--steps-per-submit must be an integer in 1..4096, got ${K}`);
+    if (!(Number.isInteger(K) && K >= 0 && K <= 4096)) {
+      throw new UsageError(`--steps-per-submit must be an integer in 0..4096, got ${K}`);
     }
     const seed = v.seed === undefined ? Math.floor(Date.now() / 1000) : (v.seed as number);
     if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
@@ -138,11 +147,19 @@ export const sampleCommand: Command = {
       verbose: v.verbose as boolean,
       requireGpu: requireGpuOption(v),
     });
+    const wanted = v["decode-variant"] as string | undefined;
+    const candidates = decodeVariants(gpu, config).map((c) => c.name);
+    if (wanted !== undefined && !candidates.includes(wanted)) {
+      throw new UsageError(
+        `--decode-variant must be one of ${candidates.join(", ")} for this model, got ${wanted}`,
+      );
+    }
     await configureTuner(gpu, v);
     using gen = await tunerFor(gpu).build(() =>
       new Generator(gpu, config, params, {
-        stepsPerSubmit: K,
+        stepsPerSubmit: K === 0 ? undefined : K,
         pipelined: v.pipeline as boolean,
+        variant: wanted,
       })
     );
     await gen.check();
@@ -150,7 +167,10 @@ export const sampleCommand: Command = {
     for await (const _ of gen.generate({ prompt: [prompt[0]], steps: 1, temperature: 0 })) {
       // nothing
     }
-    if (v.verbose) console.error(`seed: ${seed}`);
+    if (v.verbose) {
+      console.error(`decode variant: ${gen.variant.name} (candidates: ${candidates.join(", ")})`);
+      console.error(`seed: ${seed}`);
+    }
     const utf8 = new TextDecoder(), enc = new TextEncoder();
     const write = (s: string) => {
       if (s.length > 0) Deno.stdout.writeSync(enc.encode(s));
@@ -169,7 +189,13 @@ export const sampleCommand: Command = {
     const s = (performance.now() - t0) / 1000;
     console.error(`achieved tok/s: ${(n / s).toFixed(1)}`);
     if (v.verbose) {
-      console.error(`${n} tokens in ${s.toFixed(3)} s, ${gen.submits} submits of ${K} steps`);
+      const d = gen.dispatchesPerToken;
+      console.error(
+        `${n} tokens in ${
+          s.toFixed(3)
+        } s, ${gen.submits} submits of ${gen.stepsPerSubmit} steps, ` +
+          `dispatches per token: ${d >= 1 ? d : `1/${Math.round(1 / d)}`}`,
+      );
     }
   },
 };

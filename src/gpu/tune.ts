@@ -200,13 +200,19 @@ export interface TuneCachePath {
  * `XDG_CACHE_HOME` only, as the XDG spec says), else `~/.cache/babyllama/tune.json`.
  *
  * @param flag the `--tune-cache` value, if any
+ * @param env reads an environment variable (default: the process environment; tests pass their
+ *   own instead of changing the process's, which parallel test files share)
  * @example
  * ```ts
  * console.log(tuneCachePath()); // { path: "/home/me/.cache/babyllama/tune.json", rule: "HOME", ignored: null }
  * ```
  */
-export function tuneCachePath(flag?: string): TuneCachePath {
+export function tuneCachePath(
+  flag?: string,
+  env: (name: string) => string | undefined = _env,
+): TuneCachePath {
   if (flag) return { path: flag, rule: "--tune-cache", ignored: null };
+  const _env = (name: string) => env(name) || undefined;
   const explicit = _env("BABYLLAMA_TUNE_CACHE");
   if (explicit) return { path: explicit, rule: "BABYLLAMA_TUNE_CACHE", ignored: null };
   const xdg = _env("XDG_CACHE_HOME");

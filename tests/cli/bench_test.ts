@@ -55,16 +55,8 @@ Deno.test("bench rejects a bad --tune and a bad BABYLLAMA_TUNE with exit 2", asy
   const bad = await runMain([...TINY, "--tune", "sometimes"]);
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
-  const saved = Deno.env.get("BABYLLAMA_TUNE");
-  Deno.env.set("BABYLLAMA_TUNE", "sometimes");
-  try {
-    const env = await runMain(TINY);
-    assert.equal(env.code, 2);
-    assert.match(
-      env.stderr.trim(),
-      /^[^\n]*BABYLLAMA_TUNE must be one of full\|cached\|off[^\n]*$/,
-    );
-  } finally {
-    saved === undefined ? Deno.env.delete("BABYLLAMA_TUNE") : Deno.env.set("BABYLLAMA_TUNE", saved);
-  }
+  // The variable goes to the subprocess only (test files share this process's environment).
+  const env = await runMain(TINY, undefined, { BABYLLAMA_TUNE: "sometimes" });
+  assert.equal(env.code, 2);
+  assert.match(env.stderr.trim(), /^[^\n]*BABYLLAMA_TUNE must be one of full\|cached\|off[^\n]*$/);
 });

@@ -208,3 +208,33 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "sample --decode-variant: the per-layer path prints stories260K's greedy text too; --verbose names the variant and dispatches per token; an unknown variant exits 2",
+  ignore: stories === null,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    try {
+      const tok = join(dir, "tok512.bin");
+      await Deno.writeFile(tok, idTokenizer(512));
+      const bytes = await Deno.readFile(join(REPO_ROOT, "tests/fixtures/stories260K_tokens.bin"));
+      const want = Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, 128)).slice(1, 41);
+      const base = ["--model", stories!, "--tokenizer", tok, "--temperature", "0", "--steps", "40"];
+      const r = await runCli([...base, "--decode-variant", "layered_wg8_split1", "--verbose"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual([...r.stdout.matchAll(/<t(\d+)>/g)].map((m) => Number(m[1])), want);
+      assert.match(r.stderr, /decode variant: layered_wg8_split1 \(candidates: [^)]*token/);
+      // stories260K: 5 layers, 7 dispatches each (2 RMSNorms, qkv, attention, wo, ffn, w2) + 4
+      assert.match(r.stderr, /dispatches per token: 39\b/);
+      const d = await runCli([...base, "--verbose"]);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stderr, /dispatches per token: 1\/128/); // the whole-step default
+      const bad = await runCli([...base, "--decode-variant", "nope"]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--decode-variant must be one of .*layered_wg8_split1/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -13,6 +13,8 @@ import {
   WANTED_LIMITS,
 } from "../../src/gpu/device.ts";
 
+const DEVICE_TS = new URL("../../src/gpu/device.ts", import.meta.url).href;
+
 async function adapter(): Promise<GPUAdapter> {
   const a = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
   assert.ok(a, "no WebGPU adapter");
@@ -66,13 +68,23 @@ Deno.test("requireGpu (option or BABYLLAMA_REQUIRE_GPU=1) refuses a CPU adapter 
   const cpu = a.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(a.info.description);
   const attempts: [string, () => Promise<unknown>][] = [
     ["option", () => acquireGpu({ requireGpu: true })],
+    // The variable is set in a subprocess: test files run in parallel in one process, and
+    // setting it here would make their acquireGpu calls fail meanwhile.
     ["env", async () => {
-      Deno.env.set("BABYLLAMA_REQUIRE_GPU", "1");
-      try {
-        return await acquireGpu();
-      } finally {
-        Deno.env.delete("BABYLLAMA_REQUIRE_GPU");
-      }
+      const code = `import { acquireGpu } from ${JSON.stringify(DEVICE_TS)};
+        try { (await acquireGpu())[Symbol.dispose](); console.log("ok"); }
+        catch (e) { console.log(JSON.stringify([(e as Error).name, (e as Error).message])); }`;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["eval", "--ext=ts", code],
+        env: { BABYLLAMA_REQUIRE_GPU: "1", XDG_RUNTIME_DIR: "/tmp" },
+        stdout: "piped",
+      }).output();
+      const line = new TextDecoder().decode(out.stdout).trim();
+      if (line === "ok") return { [Symbol.dispose]() {} };
+      const [name, message] = JSON.parse(line) as [string, string];
+      // Rebuild the child's error: a FallbackAdapterError only if the child threw one.
+      if (name !== "FallbackAdapterError") throw new Error(`${name}: ${message}`);
+      throw Object.assign(new FallbackAdapterError(""), { message });
     }],
   ];
   for (const [how, run] of attempts) {

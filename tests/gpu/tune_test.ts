@@ -316,37 +316,34 @@ Deno.test("the shipped table: a version 1 table, GPU adapters only, keyed by shi
 });
 
 Deno.test("the tuning cache path: BABYLLAMA_TUNE_CACHE, else XDG_CACHE_HOME, else HOME/.cache", () => {
-  const saved = ["BABYLLAMA_TUNE_CACHE", "XDG_CACHE_HOME", "HOME"].map((k) => [k, Deno.env.get(k)]);
-  try {
-    Deno.env.set("HOME", "/home/u");
-    Deno.env.delete("BABYLLAMA_TUNE_CACHE");
-    Deno.env.delete("XDG_CACHE_HOME");
-    assert.equal(defaultTuneCachePath(), "/home/u/.cache/babyllama/tune.json");
-    Deno.env.set("XDG_CACHE_HOME", "/c");
-    assert.equal(defaultTuneCachePath(), "/c/babyllama/tune.json");
-    Deno.env.set("XDG_CACHE_HOME", "relative"); // not absolute: ignored, as the XDG spec says
-    assert.equal(defaultTuneCachePath(), "/home/u/.cache/babyllama/tune.json");
-    assert.deepEqual(tuneCachePath(), {
-      path: "/home/u/.cache/babyllama/tune.json",
-      rule: "HOME",
-      ignored: "XDG_CACHE_HOME=relative (not absolute)",
-    });
-    Deno.env.set("BABYLLAMA_TUNE_CACHE", "/x/t.json");
-    assert.equal(defaultTuneCachePath(), "/x/t.json");
-    assert.equal(tuneCachePath().rule, "BABYLLAMA_TUNE_CACHE");
-    assert.deepEqual(tuneCachePath("/f.json"), {
-      path: "/f.json",
-      rule: "--tune-cache",
-      ignored: null,
-    });
-    Deno.env.delete("BABYLLAMA_TUNE_CACHE");
-    Deno.env.set("XDG_CACHE_HOME", "/c");
-    assert.deepEqual(tuneCachePath(), {
-      path: "/c/babyllama/tune.json",
-      rule: "XDG_CACHE_HOME",
-      ignored: null,
-    });
-  } finally {
-    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k!) : Deno.env.set(k!, v);
-  }
+  // A private environment: test files run in parallel in one process, so changing the process
+  // environment here would leak into their subprocesses.
+  const vars = new Map<string, string>([["HOME", "/home/u"]]);
+  const env = (k: string) => vars.get(k);
+  assert.equal(tuneCachePath(undefined, env).path, "/home/u/.cache/babyllama/tune.json");
+  vars.set("XDG_CACHE_HOME", "/c");
+  assert.equal(tuneCachePath(undefined, env).path, "/c/babyllama/tune.json");
+  vars.set("XDG_CACHE_HOME", "relative"); // not absolute: ignored, as the XDG spec says
+  assert.deepEqual(tuneCachePath(undefined, env), {
+    path: "/home/u/.cache/babyllama/tune.json",
+    rule: "HOME",
+    ignored: "XDG_CACHE_HOME=relative (not absolute)",
+  });
+  vars.set("BABYLLAMA_TUNE_CACHE", "/x/t.json");
+  assert.equal(tuneCachePath(undefined, env).path, "/x/t.json");
+  assert.equal(tuneCachePath(undefined, env).rule, "BABYLLAMA_TUNE_CACHE");
+  assert.deepEqual(tuneCachePath("/f.json", env), {
+    path: "/f.json",
+    rule: "--tune-cache",
+    ignored: null,
+  });
+  vars.delete("BABYLLAMA_TUNE_CACHE");
+  vars.set("XDG_CACHE_HOME", "/c");
+  assert.deepEqual(tuneCachePath(undefined, env), {
+    path: "/c/babyllama/tune.json",
+    rule: "XDG_CACHE_HOME",
+    ignored: null,
+  });
+  // defaultTuneCachePath is tuneCachePath's path for the process environment.
+  assert.equal(defaultTuneCachePath(), tuneCachePath().path);
 });

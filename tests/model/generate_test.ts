@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Generator } from "../../src/model/generate.ts";
+import { decodeVariant, decodeVariants, Generator } from "../../src/model/generate.ts";
+import { lockstepWidth } from "../../src/ops/decode.ts";
 import { headSize, modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
@@ -140,4 +141,90 @@ Deno.test("generation stops at steps, at BOS, and validates its inputs", async (
   await assert.rejects(() => collect(gen.generate({ prompt: [1, 64] })), RangeError);
   await assert.rejects(() => collect(gen.generate({ prompt: [1], temperature: -1 })), RangeError);
   assert.throws(() => new Generator(gpu, config, new Float32Array(5)), TypeError);
+});
+
+/** Logits at every position of a prompt forced to the end of the cache, against the f64 forward. */
+async function checkVariant(
+  gpu: Awaited<ReturnType<typeof testGpu>>,
+  config: ReturnType<typeof modelConfig>,
+  params: Float32Array,
+  variant: string,
+): Promise<void> {
+  using gen = new Generator(gpu, config, params, { variant, stepsPerSubmit: 1, pipelined: false });
+  const S = config.max_seq_len;
+  const refDec = new ReferenceDecoder(config, params, ropeFreqs(headSize(config), S));
+  const prompt = Array.from({ length: S }, (_, i) => (i * 7 + 1) % config.vocab_size);
+  let pos = 0;
+  for await (const id of gen.generate({ prompt, temperature: 0, stopAtBos: false })) {
+    const want = refDec.step(prompt[pos]);
+    const got = (await readF32(gpu, gen.logits)).subarray(0, config.vocab_size);
+    assertClose(`${variant} logits pos ${pos}`, got, want, {
+      atol: 1e-4,
+      rtol: 1e-4,
+    });
+    pos++;
+    if (pos < S) assert.equal(id, prompt[pos]);
+  }
+  assert.equal(pos, S, `${variant} ran every position up to max_seq_len`);
+}
+
+Deno.test("every decode variant matches the f64 forward at every position from T=1 to max_seq_len (dim 24, GQA 2, vocab 37, unshared classifier)", async () => {
+  const gpu = await testGpu();
+  const config = modelConfig({
+    dim: 24,
+    n_layers: 2,
+    n_heads: 6,
+    n_kv_heads: 3,
+    vocab_size: 37,
+    hidden_dim: 36,
+    max_seq_len: 9,
+    shared_classifier: false,
+  });
+  const params = initParams(tensorTable(config), 5);
+  for (let i = 0; i < params.length; i++) params[i] *= 8;
+  const variants = decodeVariants(gpu, config).map((v) => v.name);
+  console.log(`  variants: ${variants.join(", ")}`);
+  for (const k of ["unfused", "layered", "token"]) {
+    assert.ok(variants.some((v) => v.startsWith(k)), `a ${k} variant`);
+  }
+  for (const v of variants) await checkVariant(gpu, config, params, v);
+});
+
+Deno.test("the default CPU variant, the per-layer paths and a whole-step kernel with barriers match the f64 forward for GQA 4 (HS 12) and GQA 1 (HS 8)", async () => {
+  const gpu = await testGpu();
+  for (
+    const c of [
+      { dim: 48, n_heads: 4, n_kv_heads: 1, hidden_dim: 20, vocab_size: 50, max_seq_len: 7 },
+      { dim: 40, n_heads: 5, n_kv_heads: 5, hidden_dim: 28, vocab_size: 33, max_seq_len: 6 },
+    ]
+  ) {
+    const config = modelConfig({ ...c, n_layers: 1 });
+    const params = initParams(tensorTable(config), 9);
+    for (let i = 0; i < params.length; i++) params[i] *= 8;
+    const names = new Set([
+      decodeVariant(gpu, config).name,
+      "layered_wg8_split1",
+      "layered_wg64_split16",
+      "token_wg64",
+    ]);
+    for (const v of names) await checkVariant(gpu, config, params, v);
+  }
+});
+
+Deno.test("decodeVariant: on llvmpipe the barrier-free whole-step kernel up to 32M parameters, then the per-layer path; an unknown variant is a RangeError", async () => {
+  const gpu = await testGpu();
+  const small = modelConfig({ dim: 64, n_layers: 5, n_heads: 8, n_kv_heads: 4, vocab_size: 512 });
+  const m15 = modelConfig(); // 288/6/6/32000
+  const m110 = modelConfig({ dim: 768, n_layers: 12, n_heads: 12, max_seq_len: 1024 });
+  if (lockstepWidth(gpu) > 0) {
+    assert.equal(decodeVariant(gpu, small).kind, "token_lockstep");
+    assert.equal(decodeVariant(gpu, m15).kind, "token_lockstep");
+  }
+  assert.equal(decodeVariant(gpu, m110).kind, "layered"); // 110M: the weights exceed one binding
+  assert.ok(!decodeVariants(gpu, m110).some((v) => v.kind.startsWith("token")));
+  const config = modelConfig({ dim: 16, n_layers: 1, n_heads: 2, vocab_size: 32, max_seq_len: 4 });
+  assert.throws(
+    () => new Generator(gpu, config, initParams(tensorTable(config), 1), { variant: "nope" }),
+    RangeError,
+  );
 });

@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import {
   attentionDecode,
   embeddingDecode,
+  ffnDecode,
   matvecDecode,
+  type MatvecShape,
+  qkvDecode,
   rmsnormDecode,
   ropeDecode,
   sample,
@@ -259,5 +262,193 @@ Deno.test("sample: the sampled distribution over 4000 coins passes a chi-square 
     );
     assert.deepEqual(outside, 0);
     assert(chi2 < 24.3, `chi2 ${chi2} too large`);
+  }
+});
+
+/** A [rows, cols] row-major matrix in tiles of T rows (src/model/decode_layout.ts's layout). */
+function tiled(m: ArrayLike<number>, rows: number, cols: number, T: number): Float64Array {
+  const out = new Float64Array(Math.ceil(rows / T) * T * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < cols / 4; k++) {
+      for (let c = 0; c < 4; c++) {
+        out[((Math.floor(r / T) * (cols / 4) + k) * T + (r % T)) * 4 + c] = m[r * cols + 4 * k + c];
+      }
+    }
+  }
+  return out;
+}
+
+/** f64 `W · x` for a row-major [rows, cols] W. */
+function matvec(w: ArrayLike<number>, x: ArrayLike<number>, rows: number): Float64Array {
+  const cols = x.length, out = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let k = 0; k < cols; k++) s += w[r * cols + k] * x[k];
+    out[r] = s;
+  }
+  return out;
+}
+
+const SHAPES = [{ WG: 8, SPLIT: 1 }, { WG: 64, SPLIT: 16 }];
+
+Deno.test("matvecDecode: tiled weights (tiles of 8 and 32 rows), the fused RMSNorm and subgroup sums (where granted) match reference for C=36 OC=77", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const C = 36, OC = 77, eps = 1e-5;
+  const w = randn(OC * C, 21), x = randn(C, 22, 2), g = randn(C, 23), y0 = randn(OC, 24);
+  const xn = ref.rmsnormDecode(x, g, eps);
+  const shapes: MatvecShape[] = [...SHAPES];
+  if (gpu.subgroups) {
+    shapes.push({ WG: 64, SPLIT: 64, subgroup: true }, { WG: 8, SPLIT: 8, subgroup: true });
+  }
+  for (const shape of shapes) {
+    for (const tile of [0, 8, 32]) {
+      const W = f32(pool, "w", tile ? tiled(w, OC, C, tile) : w), X = f32(pool, "x", x);
+      const out = f32(pool, "out", new Float64Array(OC)), acc = f32(pool, "acc", y0);
+      await runPlan(gpu, (plan) => {
+        matvecDecode(plan, { out, inp: X, weight: W }, { C, OC, tile }, shape);
+        matvecDecode(plan, { out: acc, inp: X, weight: W, norm_weight: f32(pool, "g", g) }, {
+          C,
+          OC,
+          tile,
+          accumulate: true,
+          norm: { eps },
+        }, shape);
+      });
+      const tag = `WG=${shape.WG} SPLIT=${shape.SPLIT} sg=${shape.subgroup ?? false} tile=${tile}`;
+      assertClose(`matvec ${tag}`, await read(gpu, out, OC), matvec(w, x, OC), {
+        atol: 1e-5,
+        rtol: 1e-4,
+      });
+      const want = matvec(w, xn, OC).map((v, i) => v + y0[i]);
+      assertClose(`matvec norm += ${tag}`, await read(gpu, acc, OC), want, {
+        atol: 1e-5,
+        rtol: 1e-4,
+      });
+    }
+  }
+});
+
+Deno.test("qkvDecode matches reference for GQA 1/2/4 (C=24, HS=6), T=1 and the last position, norm fused or not, tiled or not; nothing once done", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const NH = 4, HS = 6, S = 9, L = 2, layer = 1, C = NH * HS, eps = 1e-5;
+  const { cos, sin } = ropeFreqs(HS, S);
+  const half = (S * HS) / 2, sinOffset = Math.ceil(half / 64) * 64;
+  const freqs = new Float64Array(sinOffset + half);
+  freqs.set(cos);
+  freqs.set(sin, sinOffset);
+  const x = randn(C, 31, 2), g = randn(C, 32);
+  const xn = ref.rmsnormDecode(x, g, eps);
+  for (const NKV of [4, 2, 1]) {
+    const KV = NKV * HS, rows = C + 2 * KV;
+    const w = randn(rows * C, 33 + NKV);
+    const y = matvec(w, xn, rows);
+    const cache0 = randn(L * S * KV, 40 + NKV);
+    for (const pos of [0, S - 1]) {
+      for (
+        const [shape, tile, fused, done] of [
+          [SHAPES[0], 32, false, 0],
+          [SHAPES[0], 0, true, 0],
+          [SHAPES[1], 0, true, 0],
+          [SHAPES[1], 8, false, 1],
+        ] as const
+      ) {
+        const q = f32(pool, "q", new Float64Array(C));
+        const kc = f32(pool, "kc", cache0), vc = f32(pool, "vc", cache0);
+        await runPlan(gpu, (plan) =>
+          qkvDecode(plan, {
+            q,
+            key_cache: kc,
+            value_cache: vc,
+            inp: f32(pool, "x", fused ? x : xn),
+            norm_weight: fused ? f32(pool, "g", g) : undefined,
+            weight: f32(pool, "w", tile ? tiled(w, rows, C, tile) : w),
+            state: pool.upload("state", Uint32Array.from([pos, 0, done, 0])),
+            freqs: f32(pool, "freqs", freqs),
+          }, {
+            NH,
+            NKV,
+            HS,
+            S,
+            layer,
+            sin_offset: sinOffset,
+            tile,
+            norm: fused ? { eps } : undefined,
+          }, shape));
+        const tag = `NKV=${NKV} pos=${pos} WG=${shape.WG} tile=${tile} fused=${fused} done=${done}`;
+        const row = (layer * S + pos) * KV;
+        const wantK = Float64Array.from(cache0), wantV = Float64Array.from(cache0);
+        let wantQ: Float64Array = new Float64Array(C);
+        if (!done) {
+          wantQ = ref.ropeDecode(y.subarray(0, C), pos, HS, cos, sin);
+          wantK.set(ref.ropeDecode(y.subarray(C, C + KV), pos, HS, cos, sin), row);
+          wantV.set(y.subarray(C + KV), row);
+        }
+        const tol = { atol: 1e-5, rtol: 1e-4 };
+        assertClose(`q ${tag}`, await read(gpu, q, C), wantQ, tol);
+        assertClose(`key_cache ${tag}`, await read(gpu, kc, L * S * KV), wantK, tol);
+        assertClose(`value_cache ${tag}`, await read(gpu, vc, L * S * KV), wantV, tol);
+      }
+    }
+  }
+});
+
+Deno.test("ffnDecode matches silu(w1 · xn) * (w3 · xn) for interleaved w1/w3 rows, C=36 H=14, norm fused or not, tiled or not", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const C = 36, H = 14, eps = 1e-5;
+  const w1 = randn(H * C, 51), w3 = randn(H * C, 52), x = randn(C, 53, 2), g = randn(C, 54);
+  const w13 = new Float64Array(2 * H * C);
+  for (let i = 0; i < H; i++) {
+    w13.set(w1.subarray(i * C, (i + 1) * C), 2 * i * C);
+    w13.set(w3.subarray(i * C, (i + 1) * C), (2 * i + 1) * C);
+  }
+  const xn = ref.rmsnormDecode(x, g, eps);
+  const want = refSwiglu.swigluForward(matvec(w1, xn, H), matvec(w3, xn, H));
+  for (
+    const [shape, tile, fused] of [[SHAPES[0], 32, false], [SHAPES[0], 0, true], [
+      SHAPES[1],
+      8,
+      true,
+    ]] as const
+  ) {
+    const out = f32(pool, "out", new Float64Array(H));
+    await runPlan(gpu, (plan) =>
+      ffnDecode(
+        plan,
+        {
+          out,
+          inp: f32(pool, "x", fused ? x : xn),
+          norm_weight: fused ? f32(pool, "g", g) : undefined,
+          weight: f32(pool, "w13", tile ? tiled(w13, 2 * H, C, tile) : w13),
+        },
+        { C, H, tile, norm: fused ? { eps } : undefined },
+        shape,
+      ));
+    assertClose(`ffn WG=${shape.WG} tile=${tile} fused=${fused}`, await read(gpu, out, H), want, {
+      atol: 1e-5,
+      rtol: 1e-4,
+    });
+  }
+});
+
+Deno.test("embeddingDecode reads the row of state.token from a tiled table (tiles of 32 rows, V=37, C=12)", async () => {
+  const gpu = await testGpu();
+  using pool = testPool(gpu);
+  const V = 37, C = 12;
+  const w = randn(V * C, 61);
+  for (const token of [0, 31, 32, 36]) {
+    const out = pool.create("out", C * 4);
+    await runPlan(gpu, (plan) =>
+      embeddingDecode(plan, {
+        out,
+        state: pool.upload("state", Uint32Array.from([0, token, 0, 0])),
+        weight: f32(pool, "w", tiled(w, V, C, 32)),
+      }, { C, tile: 32 }));
+    assertClose(`token ${token}`, await read(gpu, out, C), ref.embeddingDecode(w, token, C), {
+      atol: 0,
+      rtol: 0,
+    });
   }
 });
