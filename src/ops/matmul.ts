@@ -15,8 +15,8 @@
  *   the dispatch. On llvmpipe a storage-buffer load costs a loop over the lanes with a bounds
  *   check per component, a texel fetch one vector load per lane (README, "Measured"); the rows
  *   shared by a workgroup are loaded once per subgroup and broadcast, so these need the device
- *   feature `subgroups` (subgroups of 8 or more). The default on CPU adapters that have it is
- *   {@link CPU_TEX_DEFAULT}.
+ *   feature `subgroups` (subgroups of 8 or more). The defaults on CPU adapters that have it:
+ *   {@link CPU_TEX_DEFAULTS}, for matmuls of at least {@link TEX_MIN_MACS} multiply-adds.
  * - `tile_{TX}x{TY}_{RM}x{RN}`: GPU-shaped (`matmul_*_tiled.wgsl`): TX x TY invocations per
  *   workgroup, a (TY·RM) x (TX·RN) block staged through workgroup memory as vec4s, an RM x RN
  *   micro-tile per invocation. The default on GPUs is `tile_16x16_4x4`.
@@ -177,10 +177,27 @@ export function parseMatmulVariant(name: string): MatmulVariant {
   throw new RangeError(`Cannot use matmul variant '${name}': not a valid variant name`);
 }
 
-/** Default of CPU adapters with `subgroups` (tools/bench_matmul.ts; README, "Measured"). */
-export const CPU_TEX_DEFAULT = "tex_wg8_32x8";
+/**
+ * Defaults of CPU adapters with `subgroups`, per kernel (tools/bench_matmul.ts; README,
+ * "Measured"): the fastest on the 15M model's shapes or within noise of it, preferring tiles that
+ * llvmpipe compiles in seconds (tex_wg8_32x4: ~3 s; tex_wg8_32x12: ~15 s, but clearly the best
+ * dweight).
+ */
+export const CPU_TEX_DEFAULTS: Readonly<Record<MatmulKind, string>> = {
+  forward: "tex_wg8_32x4",
+  dinp: "tex_wg8_32x4",
+  dweight: "tex_wg8_32x12",
+};
 
-/** CPU-shaped candidates; the default is {@link CPU_TEX_DEFAULT} where it fits, else the first. */
+/**
+ * Multiply-adds (N·C·OC) below which the `tex_*` variants are neither candidates nor defaults
+ * (they can still be asked for): at such sizes a CPU adapter's dispatch overhead hides their
+ * gain (README, "Measured"), and llvmpipe compiles their large unrolled pipelines for seconds
+ * where the `reg_*` ones take a tenth of one.
+ */
+export const TEX_MIN_MACS = 2 ** 22;
+
+/** CPU-shaped candidates; the default is {@link CPU_TEX_DEFAULTS}' where it fits, else the first. */
 const CPU_VARIANTS = [
   "reg_wg8_16x12",
   "reg_wg8_16x16",
@@ -188,12 +205,11 @@ const CPU_VARIANTS = [
   "reg_wg8_16x8",
   "reg_wg8_8x16",
   "reg_wg16_8x8",
-  CPU_TEX_DEFAULT,
   "tex_wg8_32x4",
+  "tex_wg8_32x8",
   "tex_wg8_32x12",
   "tex_wg8_24x8",
   "tex_wg8_16x12",
-  "tex_wg8_16x16",
 ];
 /** GPU-shaped candidates of forward and dinp (the first the default), plus register tiles. */
 const GPU_VARIANTS = [
@@ -623,15 +639,20 @@ function _scratch(gpu: Gpu, bytes: number): GPUBuffer {
 function _candidates(gpu: Gpu, kind: MatmulKind, p: MatmulSizes): string[] {
   if (!_vec4(p)) return [];
   const list = gpu.isCpu ? CPU_VARIANTS : kind === "dweight" ? GPU_DWEIGHT_VARIANTS : GPU_VARIANTS;
-  return list.filter((n) => _unfit(gpu, kind, p, parseMatmulVariant(n)) === null);
+  const small = p.N * p.C * p.OC < TEX_MIN_MACS;
+  return list.filter((n) => {
+    const v = parseMatmulVariant(n);
+    return !(small && v.kind === "tex") && _unfit(gpu, kind, p, v) === null;
+  });
 }
 
 /** The default of `kind` at `p` for `gpu`'s adapter class (mode `off`). */
 function _fallback(gpu: Gpu, kind: MatmulKind, p: MatmulSizes): string {
   if (gpu.isCpu) {
-    return _unfit(gpu, kind, p, parseMatmulVariant(CPU_TEX_DEFAULT)) === null
-      ? CPU_TEX_DEFAULT
-      : CPU_VARIANTS[0];
+    const tex = CPU_TEX_DEFAULTS[kind];
+    const fits = p.N * p.C * p.OC >= TEX_MIN_MACS &&
+      _unfit(gpu, kind, p, parseMatmulVariant(tex)) === null;
+    return fits ? tex : CPU_VARIANTS[0];
   }
   const cands = _candidates(gpu, kind, p);
   const pref: string[] = [];

@@ -1,5 +1,6 @@
 import {
   allMatmulVariants,
+  CPU_TEX_DEFAULTS,
   matmulBackward,
   matmulBackwardDinp,
   matmulBackwardDweight,
@@ -8,6 +9,7 @@ import {
   type MatmulTiles,
   matmulVariants,
   parseMatmulVariant,
+  TEX_MIN_MACS,
 } from "../../src/ops/matmul.ts";
 import * as ref from "../../src/reference/matmul.ts";
 import { equal, throws } from "node:assert/strict";
@@ -57,16 +59,16 @@ const SHAPES: [number, number, number][] = [
     132,
   ],
 ];
-// The default pick (on a CPU adapter with subgroups, tex_wg8_32x8), register tiles given as a
-// shape, register tiles covering every rows count (4, 8, 12, 16) and columns count (4, 8, 12,
-// 16) of the generated kernels, texture-operand tiles covering rows 8 and 32 (every group of 8)
-// and columns 4, 8, 12, 16, and more than one subgroup per workgroup (each is a large unrolled
-// shader that llvmpipe takes seconds to compile, over 10 s for tex_wg8_32x8, so not every
-// candidate), and every GPU-shaped variant (small shaders; they cannot be timed here, only
-// checked).
+// The default pick (for these small shapes reg_wg8_16x12 on a CPU adapter), register tiles
+// given as a shape, register tiles covering every rows count (4, 8, 12, 16) and columns count
+// (4, 8, 12, 16) of the generated kernels, texture-operand tiles covering rows 8 and 32 (every
+// group of 8) and columns 4, 8, 12, 16, more than one subgroup per workgroup, and the CPU
+// defaults of larger shapes (each is a large unrolled shader that llvmpipe takes seconds to
+// compile, 15 s for tex_wg8_32x12, so not every candidate), and every GPU-shaped variant (small
+// shaders; they cannot be timed here, only checked).
 function _variants(kind: "forward" | "dinp" | "dweight"): (MatmulTiles | string | undefined)[] {
   const reg = ["reg_wg64_4x4", "reg_wg8_16x16", "reg_wg8_12x12", "reg_wg16_8x8"];
-  reg.push("tex_wg16_8x4", "tex_wg8_8x12", "tex_wg8_8x16");
+  reg.push("tex_wg16_8x8", "tex_wg8_8x16", ...new Set(Object.values(CPU_TEX_DEFAULTS)));
   const tile = allMatmulVariants(kind).filter((n) => n.startsWith("tile_"));
   return [undefined, { WG: 4, TM: 8, TN: 12 }, ...reg, ...tile];
 }
@@ -203,15 +205,21 @@ Deno.test("matmul variants: names parse, bad names and oversized tiles are refus
       ),
     RangeError, // split-K is for dweight only
   );
-  // The CPU adapter's candidates are the register tiles, plain and with texture operands; the
-  // default first: tex_wg8_32x8 where the device has subgroups, else reg_wg8_16x12.
-  const cands = matmulVariants(gpu, "forward", { N: 2048, C: 288, OC: 768 });
-  if (gpu.isCpu) {
+  // The CPU adapter's candidates are the register tiles, plain and with texture operands (these
+  // only from TEX_MIN_MACS multiply-adds); the default first: CPU_TEX_DEFAULTS where the device
+  // has subgroups and the matmul is that large, else reg_wg8_16x12.
+  for (const kind of ["forward", "dinp", "dweight"] as const) {
+    const cands = matmulVariants(gpu, kind, { N: 2048, C: 288, OC: 768 });
+    if (!gpu.isCpu) continue;
     const want = gpu.subgroups && gpu.adapterInfo.subgroupMinSize >= 8
-      ? "tex_wg8_32x8"
+      ? CPU_TEX_DEFAULTS[kind]
       : "reg_wg8_16x12";
     if (cands[0] !== want || cands.some((c) => !/^(reg|tex)_/.test(c))) {
-      throw new Error(`unexpected CPU candidates ${cands}`);
+      throw new Error(`unexpected CPU candidates of ${kind}: ${cands}`);
+    }
+    const small = matmulVariants(gpu, kind, { N: 64, C: 64, OC: TEX_MIN_MACS / 4096 - 4 });
+    if (small[0] !== "reg_wg8_16x12" || small.some((c) => c.startsWith("tex_"))) {
+      throw new Error(`unexpected CPU candidates of ${kind} below TEX_MIN_MACS: ${small}`);
     }
   }
 });
@@ -222,7 +230,7 @@ Deno.test("matmul tex_* variants need subgroups: refused without them, the CPU d
   using plan = new Plan(gpu, "test");
   const b = pool.create("b", 4096), p = { N: 4, C: 8, OC: 8 };
   throws(
-    () => matmulForward(plan, { out: b, inp: b, weight: b }, p, "tex_wg8_32x8"),
+    () => matmulForward(plan, { out: b, inp: b, weight: b }, p, "tex_wg8_32x4"),
     RangeError,
     "subgroups",
   );
