@@ -7,16 +7,33 @@
  *
  * usage: deno run -A tools/bench_tune.ts [--tune-cache PATH] [--rounds 3] [--dim 288]
  *          [--n-layers 6] [--n-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256]
+ *          [--matmul VARIANT]
  *
  * Tune first (`deno run -A main.ts bench --tune full`); keys missing from the cache run their
- * defaults in both builds.
+ * defaults in both builds. `--matmul VARIANT` (e.g. `reg_wg8_16x12`, the CPU default before the
+ * `tex_*` variants) replaces the cache: the second build runs VARIANT for every matmul key of the
+ * model and the defaults for the other kernels (through a temporary cache file of those keys),
+ * so the two builds compare two matmul variants.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
 import { acquireGpu } from "../src/gpu/device.ts";
-import { defaultTuneCachePath, type TuneMode, tunerFor } from "../src/gpu/tune.ts";
+import {
+  adapterKey,
+  defaultTuneCachePath,
+  tuneAdapterInfo,
+  type TuneCacheFile,
+  type TuneMode,
+  tunerFor,
+} from "../src/gpu/tune.ts";
+import {
+  MATMUL_BACKWARD_DINP,
+  MATMUL_BACKWARD_DWEIGHT,
+  MATMUL_FORWARD,
+  parseMatmulVariant,
+} from "../src/ops/matmul.ts";
 import { modelConfig } from "../src/model/config.ts";
 import { Model } from "../src/model/model.ts";
 import { bitsAt } from "../src/util/rng.ts";
@@ -32,6 +49,7 @@ const { values } = parseArgs({
     "vocab-size": { type: "string", default: "32000" },
     "batch-size": { type: "string", default: "8" },
     "seq-len": { type: "string", default: "256" },
+    matmul: { type: "string" },
   },
 });
 const B = Number(values["batch-size"]), T = Number(values["seq-len"]);
@@ -44,8 +62,17 @@ const config = modelConfig({
   max_seq_len: T,
 });
 using gpu = await acquireGpu();
-const cachePath = values["tune-cache"] ?? defaultTuneCachePath();
-console.log(`adapter: ${gpu.description}; cache ${cachePath}; load ${Deno.loadavg().join(" ")}`);
+let cachePath = values["tune-cache"] ?? defaultTuneCachePath();
+const pinned = values.matmul;
+if (pinned !== undefined) {
+  parseMatmulVariant(pinned);
+  cachePath = await _pinMatmuls(pinned);
+}
+console.log(
+  `adapter: ${gpu.description}; ${
+    pinned ? `second build: matmul ${pinned}` : `cache ${cachePath}`
+  }; load ${Deno.loadavg().join(" ")}`,
+);
 const N = B * T, V = config.vocab_size;
 const x = new Uint32Array(N), y = new Int32Array(N);
 for (let i = 0; i < N; i++) {
@@ -68,6 +95,36 @@ async function step(mode: TuneMode, warm: boolean): Promise<{ wall: number; cpu:
   await model.readLoss();
   const c = process.cpuUsage(c0);
   return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
+}
+
+/** A temporary cache file that picks `variant` for every matmul key the model asks for. */
+async function _pinMatmuls(variant: string): Promise<string> {
+  await tunerFor(gpu).configure({ mode: "off", log: () => {} });
+  new Model(gpu, config, { B, T, training: true })[Symbol.dispose]();
+  const families = [MATMUL_FORWARD, MATMUL_BACKWARD_DINP, MATMUL_BACKWARD_DWEIGHT];
+  const entries: TuneCacheFile["adapters"][string]["entries"] = {};
+  for (const pick of tunerFor(gpu).picks()) {
+    const f = families.find((f) => f.name === pick.family);
+    if (!f) continue;
+    entries[`${f.name} ${pick.shape}`] = {
+      family: f.name,
+      shape: pick.shape,
+      hash: f.sourceHash,
+      variant,
+      fallback: pick.variant,
+      timer: "cpu",
+      gflop: 0,
+      results: [],
+      tunedAt: new Date().toISOString(),
+    };
+  }
+  const file: TuneCacheFile = {
+    version: 1,
+    adapters: { [adapterKey(gpu)]: { info: tuneAdapterInfo(gpu), entries } },
+  };
+  const path = await Deno.makeTempFile({ prefix: "bench_tune_", suffix: ".json" });
+  await Deno.writeTextFile(path, JSON.stringify(file));
+  return path;
 }
 
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];

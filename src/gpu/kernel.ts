@@ -13,14 +13,17 @@ export interface ParamField {
   type: "u32" | "i32" | "f32";
 }
 
-/** A storage or uniform binding of a kernel (all at `@group(0)`). */
+/** A storage, uniform or texture binding of a kernel (all at `@group(0)`). */
 export interface BindingInfo {
   /** Variable name in WGSL. */
   name: string;
   /** `@binding(N)`. */
   index: number;
-  /** `uniform`, `storage, read` or `storage, read_write`. */
-  kind: "uniform" | "read" | "read_write";
+  /**
+   * `uniform`, `storage, read` or `storage, read_write` buffers, or `texture`: a
+   * `texture_2d<f32>` read with `textureLoad` (bound as a view of an unfilterable float texture).
+   */
+  kind: "uniform" | "read" | "read_write" | "texture";
 }
 
 /** A compiled-once description of a kernel file. */
@@ -70,6 +73,10 @@ export function defineKernel(name: string, code: string): Kernel {
     const k = m[2].replace(/\s/g, "");
     const kind = k === "uniform" ? "uniform" : k === "storage,read_write" ? "read_write" : "read";
     bindings.set(m[3], { name: m[3], index: Number(m[1]), kind });
+  }
+  const tex = /@group\(0\)\s*@binding\((\d+)\)\s*var\s+(\w+)\s*:\s*texture_2d\s*<\s*f32\s*>/g;
+  for (const m of src.matchAll(tex)) {
+    bindings.set(m[2], { name: m[2], index: Number(m[1]), kind: "texture" });
   }
   const params: ParamField[] = [];
   const ps = /struct\s+Params\s*\{([^}]*)\}/.exec(src);

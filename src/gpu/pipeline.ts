@@ -57,17 +57,25 @@ export class PipelineCache {
       module = this.#device.createShaderModule({ label: kernel.name, code: kernel.code });
       this.#modules.set(kernel.name, module);
     }
-    const entries: GPUBindGroupLayoutEntry[] = [...kernel.bindings.values()].map((b) => ({
-      binding: b.index,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: {
-        type: b.kind === "uniform"
-          ? "uniform"
-          : b.kind === "read"
-          ? "read-only-storage"
-          : "storage",
-      },
-    }));
+    const entries: GPUBindGroupLayoutEntry[] = [...kernel.bindings.values()].map((b) =>
+      b.kind === "texture"
+        ? {
+          binding: b.index,
+          visibility: GPUShaderStage.COMPUTE,
+          texture: { sampleType: "unfilterable-float", viewDimension: "2d" },
+        }
+        : {
+          binding: b.index,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: {
+            type: b.kind === "uniform"
+              ? "uniform"
+              : b.kind === "read"
+              ? "read-only-storage"
+              : "storage",
+          },
+        }
+    );
     const layout = this.#device.createBindGroupLayout({ label: kernel.name, entries });
     const pipeline = this.#device.createComputePipeline({
       label: kernel.name,

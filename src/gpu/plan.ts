@@ -37,6 +37,12 @@ type Op =
     dst: GPUBuffer;
     dstOffset: number;
     size: number;
+  }
+  | {
+    kind: "texcopy";
+    src: GPUTexelCopyBufferInfo;
+    dst: GPUTexelCopyTextureInfo;
+    size: GPUExtent3DDict;
   };
 
 /**
@@ -59,6 +65,14 @@ export function grid(n: number): [number, number, number] {
   if (n <= MAX_WORKGROUPS_PER_DIM) return [Math.max(1, n), 1, 1];
   const y = Math.ceil(n / MAX_WORKGROUPS_PER_DIM);
   return [Math.ceil(n / y), y, 1];
+}
+
+/** Encodes a clear or copy. */
+function _encodeTransfer(encoder: GPUCommandEncoder, op: Exclude<Op, { kind: "dispatch" }>): void {
+  if (op.kind === "clear") encoder.clearBuffer(op.buffer, op.offset, op.size);
+  else if (op.kind === "copy") {
+    encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
+  } else encoder.copyBufferToTexture(op.src, op.dst, op.size);
 }
 
 /**
@@ -124,7 +138,8 @@ export class Plan implements Disposable {
    * Records one dispatch of `kernel`.
    *
    * @param kernel the kernel
-   * @param bindings buffers by WGSL binding name (every storage binding of the kernel)
+   * @param bindings buffers by WGSL binding name (every storage binding of the kernel), and
+   *   texture views for its `texture_2d<f32>` bindings
    * @param params values of the kernel's `Params` fields
    * @param workgroups workgroup counts (x, y, z)
    * @param constants override constants (tile sizes)
@@ -133,7 +148,7 @@ export class Plan implements Disposable {
    */
   dispatch(
     kernel: Kernel,
-    bindings: Record<string, BufferBinding>,
+    bindings: Record<string, BufferBinding | GPUTextureView>,
     params: ParamValues,
     workgroups: readonly number[],
     constants: Constants = {},
@@ -153,6 +168,17 @@ export class Plan implements Disposable {
       const given = bindings[b.name];
       if (!given) {
         throw new TypeError(`Cannot record ${kernel.name}: binding '${b.name}' is missing`);
+      }
+      if ((b.kind === "texture") !== (given instanceof GPUTextureView)) {
+        throw new TypeError(
+          `Cannot record ${kernel.name}: binding '${b.name}' needs a ${
+            b.kind === "texture" ? "texture view" : "buffer"
+          }`,
+        );
+      }
+      if (given instanceof GPUTextureView) {
+        entries.push({ binding: b.index, resource: given });
+        continue;
       }
       const res = given instanceof GPUBuffer ? { buffer: given } : given;
       if ((res.offset ?? 0) % this.gpu.limits.minStorageBufferOffsetAlignment !== 0) {
@@ -198,6 +224,23 @@ export class Plan implements Disposable {
   /** Records a buffer-to-buffer copy. */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
     this.#ops.push({ kind: "copy", src, srcOffset, dst, dstOffset, size });
+  }
+
+  /**
+   * Records a buffer-to-texture copy (`GPUCommandEncoder.copyBufferToTexture`): `size` texels of
+   * rows `bytesPerRow` apart in `src` from byte `offset`, to `dst` at `origin`.
+   */
+  copyToTexture(
+    src: { buffer: GPUBuffer; offset: number; bytesPerRow: number },
+    dst: { texture: GPUTexture; origin: [number, number] },
+    size: [number, number],
+  ): void {
+    this.#ops.push({
+      kind: "texcopy",
+      src: { ...src, rowsPerImage: size[1] },
+      dst: { texture: dst.texture, origin: { x: dst.origin[0], y: dst.origin[1] } },
+      size: { width: size[0], height: size[1] },
+    });
   }
 
   /** Changes the `Params` of a recorded dispatch; uploaded before the next encode. */
@@ -250,8 +293,7 @@ export class Plan implements Disposable {
         pass.end();
         pass = null;
       }
-      if (op.kind === "clear") encoder.clearBuffer(op.buffer, op.offset, op.size);
-      else encoder.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
+      _encodeTransfer(encoder, op);
     }
     pass?.end();
   }
@@ -280,8 +322,7 @@ export class Plan implements Disposable {
         pass.setBindGroup(0, op.group);
         pass.dispatchWorkgroups(op.wg[0], op.wg[1], op.wg[2]);
         pass.end();
-      } else if (op.kind === "clear") enc.clearBuffer(op.buffer, op.offset, op.size);
-      else enc.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
+      } else _encodeTransfer(enc, op);
       this.gpu.device.queue.submit([enc.finish()]);
       const err = await this.gpu.device.popErrorScope();
       if (err) throw new Error(`Cannot run kernel ${label}: ${err.message.split("\n")[0]}`);

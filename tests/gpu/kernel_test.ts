@@ -28,6 +28,20 @@ Deno.test("defineKernel reads bindings: index, kind and name, whatever the spaci
   assert.equal(k.name, "k");
 });
 
+Deno.test("defineKernel reads texture_2d<f32> bindings as kind texture", () => {
+  const k = defineKernel(
+    "k",
+    `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+    @group(0) @binding(1) var inpT: texture_2d<f32>;
+    @group(0)  @binding(2)  var  wT : texture_2d< f32 >;`,
+  );
+  assert.deepEqual([...k.bindings.values()], [
+    { name: "out", index: 0, kind: "read_write" },
+    { name: "inpT", index: 1, kind: "texture" },
+    { name: "wT", index: 2, kind: "texture" },
+  ]);
+});
+
 Deno.test("defineKernel reads Params fields in order (multi-line, trailing comma, comments)", () => {
   const k = defineKernel(
     "k",

@@ -50,6 +50,61 @@ Deno.test("a plan records dispatches, copies and clears, and replays them in ord
   assert.deepEqual(got.subarray(4), want.subarray(4));
 });
 
+/** out[i] = texel i of a texture W texels wide (4 floats each), for i < N: reads a texture binding. */
+const TEXREAD = defineKernel(
+  "texread_test",
+  `struct Params { N: u32, W: u32 }
+  @group(0) @binding(0) var<uniform> p: Params;
+  @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
+  @group(0) @binding(2) var t: texture_2d<f32>;
+  @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+    if (g.x < p.N) { out[g.x] = textureLoad(t, vec2u(g.x % p.W, g.x / p.W), 0); }
+  }`,
+);
+
+Deno.test("copyToTexture copies rows of a buffer range into a texture that a kernel reads", async () => {
+  const gpu = await testGpu();
+  using pool = new BufferPool(gpu);
+  // 2 full rows of 64 texels (bytesPerRow 1024) from byte 256 of the buffer, then 5 texels of a
+  // third row from where the rows end.
+  const W = 64, N = 2 * W + 5;
+  const data = Float32Array.from({ length: 64 + 4 * N }, (_, i) => i);
+  const src = pool.upload("src", data), out = pool.create("out", 16 * N);
+  const tex = gpu.device.createTexture({
+    size: [W, 3],
+    format: "rgba32float",
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  try {
+    using plan = new Plan(gpu, "test");
+    plan.copyToTexture({ buffer: src, offset: 256, bytesPerRow: 1024 }, {
+      texture: tex,
+      origin: [0, 0],
+    }, [W, 2]);
+    plan.copyToTexture({ buffer: src, offset: 256 + 2048, bytesPerRow: 1024 }, {
+      texture: tex,
+      origin: [0, 2],
+    }, [5, 1]);
+    plan.dispatch(TEXREAD, { out, t: tex.createView() }, { N, W }, [Math.ceil(N / 64)]);
+    assert.equal(plan.length, 3);
+    assert.equal(plan.dispatches, 1);
+    assert.throws(
+      () => plan.dispatch(TEXREAD, { out, t: src }, { N, W }, [1]),
+      (e: Error) => e instanceof TypeError && /'t' needs a texture view/.test(e.message),
+    );
+    assert.throws(
+      () => plan.dispatch(AXPB, { out: tex.createView(), inp: src }, { N: 1, a: 1, b: 0 }, [1]),
+      (e: Error) => e instanceof TypeError && /'out' needs a buffer/.test(e.message),
+    );
+    await plan.check();
+    plan.submit();
+    assert.deepEqual(await readF32(gpu, out, 0, 4 * N), data.subarray(64));
+    await plan.debugRun(); // copies and the dispatch each in their own error scope: no error
+  } finally {
+    tex.destroy();
+  }
+});
+
 Deno.test("setParams changes a recorded dispatch for the next submit; 2-D grids index linearly", async () => {
   const gpu = await testGpu();
   using pool = new BufferPool(gpu);

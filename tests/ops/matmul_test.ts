@@ -1,5 +1,6 @@
 import {
   allMatmulVariants,
+  CPU_TEX_DEFAULTS,
   matmulBackward,
   matmulBackwardDinp,
   matmulBackwardDweight,
@@ -8,10 +9,12 @@ import {
   type MatmulTiles,
   matmulVariants,
   parseMatmulVariant,
+  TEX_MIN_MACS,
 } from "../../src/ops/matmul.ts";
 import * as ref from "../../src/reference/matmul.ts";
 import { equal, throws } from "node:assert/strict";
 import { Plan } from "../../src/gpu/plan.ts";
+import { acquireGpu } from "../../src/gpu/device.ts";
 import {
   assertClose,
   f32,
@@ -56,12 +59,16 @@ const SHAPES: [number, number, number][] = [
     132,
   ],
 ];
-// The default pick, register tiles given as a shape, register tiles covering every rows count
-// (4, 8, 12, 16) and columns count (4, 8, 12, 16) of the generated kernels (each is a large
-// unrolled shader that llvmpipe takes seconds to compile, so not every candidate), and every
-// GPU-shaped variant (small shaders; they cannot be timed here, only checked).
+// The default pick (for these small shapes reg_wg8_16x12 on a CPU adapter), register tiles
+// given as a shape, register tiles covering every rows count (4, 8, 12, 16) and columns count
+// (4, 8, 12, 16) of the generated kernels, texture-operand tiles covering rows 8 and 32 (every
+// group of 8) and columns 4, 8, 12, 16, more than one subgroup per workgroup, and the CPU
+// defaults of larger shapes (each is a large unrolled shader that llvmpipe takes seconds to
+// compile, 15 s for tex_wg8_32x12, so not every candidate), and every GPU-shaped variant (small
+// shaders; they cannot be timed here, only checked).
 function _variants(kind: "forward" | "dinp" | "dweight"): (MatmulTiles | string | undefined)[] {
   const reg = ["reg_wg64_4x4", "reg_wg8_16x16", "reg_wg8_12x12", "reg_wg16_8x8"];
+  reg.push("tex_wg16_8x8", "tex_wg8_8x16", ...new Set(Object.values(CPU_TEX_DEFAULTS)));
   const tile = allMatmulVariants(kind).filter((n) => n.startsWith("tile_"));
   return [undefined, { WG: 4, TM: 8, TN: 12 }, ...reg, ...tile];
 }
@@ -79,7 +86,7 @@ function _fits(record: () => void): boolean {
     record();
     return true;
   } catch (e) {
-    if (e instanceof RangeError && /device's limit|split-K/.test(e.message)) return false;
+    if (e instanceof RangeError && /device's limit|split-K|subgroups/.test(e.message)) return false;
     throw e;
   }
 }
@@ -176,7 +183,9 @@ Deno.test("matmul variants: names parse, bad names and oversized tiles are refus
   for (const kind of ["forward", "dinp", "dweight"] as const) {
     for (const n of allMatmulVariants(kind)) parseMatmulVariant(n);
   }
-  for (const bad of ["reg_wg8_3x4", "tile_16x16_9x4", "tile_16x16_4x4_k1", "tile_3x3_1x1", "x"]) {
+  const bads = ["reg_wg8_3x4", "tile_16x16_9x4", "tile_16x16_4x4_k1", "tile_3x3_1x1", "x"];
+  bads.push("tex_wg4_8x8", "tex_wg8_4x8", "tex_wg8_40x8", "tex_wg8_8x20");
+  for (const bad of bads) {
     throws(() => parseMatmulVariant(bad), RangeError, bad);
   }
   using pool = testPool(gpu);
@@ -196,21 +205,48 @@ Deno.test("matmul variants: names parse, bad names and oversized tiles are refus
       ),
     RangeError, // split-K is for dweight only
   );
-  // The CPU adapter's candidates are the register tiles, today's default first.
-  const cands = matmulVariants(gpu, "forward", { N: 2048, C: 288, OC: 768 });
-  if (gpu.isCpu) {
-    if (cands[0] !== "reg_wg8_16x12" || cands.some((c) => !c.startsWith("reg_"))) {
-      throw new Error(`unexpected CPU candidates ${cands}`);
+  // The CPU adapter's candidates are the register tiles, plain and with texture operands (these
+  // only from TEX_MIN_MACS multiply-adds); the default first: CPU_TEX_DEFAULTS where the device
+  // has subgroups and the matmul is that large, else reg_wg8_16x12.
+  for (const kind of ["forward", "dinp", "dweight"] as const) {
+    const cands = matmulVariants(gpu, kind, { N: 2048, C: 288, OC: 768 });
+    if (!gpu.isCpu) continue;
+    const want = gpu.subgroups && gpu.adapterInfo.subgroupMinSize >= 8
+      ? CPU_TEX_DEFAULTS[kind]
+      : "reg_wg8_16x12";
+    if (cands[0] !== want || cands.some((c) => !/^(reg|tex)_/.test(c))) {
+      throw new Error(`unexpected CPU candidates of ${kind}: ${cands}`);
+    }
+    const small = matmulVariants(gpu, kind, { N: 64, C: 64, OC: TEX_MIN_MACS / 4096 - 4 });
+    if (small[0] !== "reg_wg8_16x12" || small.some((c) => c.startsWith("tex_"))) {
+      throw new Error(`unexpected CPU candidates of ${kind} below TEX_MIN_MACS: ${small}`);
     }
   }
 });
 
-// matmulBackward with the default picks, register tiles, and GPU-shaped tiles with split-K.
+Deno.test("matmul tex_* variants need subgroups: refused without them, the CPU default is then reg_wg8_16x12", async () => {
+  using gpu = await acquireGpu({ features: [] });
+  using pool = testPool(gpu);
+  using plan = new Plan(gpu, "test");
+  const b = pool.create("b", 4096), p = { N: 4, C: 8, OC: 8 };
+  throws(
+    () => matmulForward(plan, { out: b, inp: b, weight: b }, p, "tex_wg8_32x4"),
+    RangeError,
+    "subgroups",
+  );
+  const cands = matmulVariants(gpu, "dweight", { N: 2048, C: 288, OC: 768 });
+  if (gpu.isCpu) equal(cands[0], "reg_wg8_16x12");
+  equal(cands.some((c) => c.startsWith("tex_")), false);
+});
+
+// matmulBackward with the default picks, register tiles, GPU-shaped tiles with split-K, and
+// texture-operand tiles.
 const BACKWARD_VARIANTS: (MatmulBackwardTiles | undefined)[] = [
   undefined,
   { dinp: { WG: 64, TM: 4, TN: 4 }, dweight: { WG: 64, TM: 4, TN: 4 } },
   { dinp: { WG: 4, TM: 8, TN: 12 }, dweight: { WG: 4, TM: 8, TN: 12 } },
   { dinp: "tile_16x16_4x4", dweight: "tile_8x8_4x4_k8" },
+  { dinp: "tex_wg16_8x4", dweight: "tex_wg8_8x16" },
 ];
 
 Deno.test("matmulBackward matches reference: dinp =, dinp +=, dweight += (odd, scalar, chunked shapes)", async () => {
