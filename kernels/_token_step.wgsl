@@ -1,9 +1,12 @@
 // _token_step: snippet (not a kernel) appended by launchers, with _hash.wgsl and _sample.wgsl, to
 // token_decode and token_decode_lockstep: the phases of one whole decode step of a small model
 // run by one workgroup (see kernels/token_decode.wgsl for the bindings and the formulas).
-// The including kernel declares the Params `p` and the bindings of token_decode, the overrides
-// WG, AL, HS, G, and `sync()`: storageBarrier() + workgroupBarrier() between phases, or nothing
-// when the workgroup runs in lockstep (token_decode_lockstep).
+// The including kernel declares the Params `p` and the bindings of token_decode (the weights as
+// a buffer or a texture), the overrides WG, AL, HS, G, `sync()`: storageBarrier() +
+// workgroupBarrier() between phases, or nothing when the workgroup runs in lockstep
+// (token_decode_lockstep), and `wload(i) -> vec4f`: vec4 i of the decode-layout weights. The
+// launcher appends the matvec of the phases, `phase_matvec`: kernels/_token_matvec.wgsl (weights
+// from a storage buffer) or _token_matvec_tex.wgsl (from a texture).
 // Register arrays of the attention loop: G * HS / 4 vec4 and G scalars.
 const MAX_ACC4 = 16u;
 const MAX_G = 16u;
@@ -21,23 +24,7 @@ fn smp_logit(i: u32) -> f32 { return logits[i]; }
 fn smp_prob(i: u32) -> f32 { return scratch[probs_at() + i / 4u][i % 4u]; }
 fn smp_set_prob(i: u32, v: f32) { scratch[probs_at() + i / 4u][i % 4u] = v; }
 
-// Rows r0 .. r0 + 3 of the [rows, 4 * n4] matrix at float offset w, in tiles of p.tile rows
-// (src/model/decode_layout.ts; rows are padded to whole tiles), times scratch[x4 .. x4 + n4)
-// (vec4 offsets). With p.tile = 4 * WG, the WG invocations' loads at each k are consecutive.
-fn rows4(w: u32, n4: u32, r0: u32, x4: u32) -> vec4f {
-  let T = p.tile;
-  let o = w / 4u + (r0 / T) * n4 * T + r0 % T;
-  var acc = vec4f(0.0);
-  for (var k = 0u; k < n4; k++) {
-    let a = scratch[x4 + k];
-    let ok = o + k * T;
-    acc += vec4f(dot(a, weights[ok]), dot(a, weights[ok + 1u]), dot(a, weights[ok + 2u]),
-                 dot(a, weights[ok + 3u]));
-  }
-  return acc;
-}
-
-// xn = RMSNorm(x) * weights[g ..]: every invocation sums x² itself, then writes its share of xn.
+// xn = RMSNorm(x) * weight vec4s g/4 ..: every invocation sums x² itself, then writes its share of xn.
 // The caller synchronises before xn is read.
 fn rmsnorm(l: u32, g: u32) {
   let C4 = p.C / 4u;
@@ -47,7 +34,7 @@ fn rmsnorm(l: u32, g: u32) {
     ss = fma(v, v, ss);
   }
   let rstd = inverseSqrt((ss.x + ss.y + ss.z + ss.w) / f32(p.C) + p.eps);
-  for (var i = l; i < C4; i += WG) { scratch[xn_at() + i] = scratch[i] * rstd * weights[g / 4u + i]; }
+  for (var i = l; i < C4; i += WG) { scratch[xn_at() + i] = scratch[i] * rstd * wload(g / 4u + i); }
 }
 
 fn attention(l: u32, li: u32, pos: u32) {
@@ -174,7 +161,7 @@ fn epilogue(kind: u32, r: u32, y: vec4f, li: u32, pos: u32) {
 fn token_forward(l: u32, pos: u32, token: u32) {
   let C4 = p.C / 4u;
   let e = p.emb / 4u + (token / p.tile) * C4 * p.tile + token % p.tile;
-  for (var i = l; i < C4; i += WG) { scratch[i] = weights[e + i * p.tile]; }
+  for (var i = l; i < C4; i += WG) { scratch[i] = wload(e + i * p.tile); }
   sync();
 
   for (var ph = 0u; ph <= 4u * p.L; ph++) {
@@ -215,7 +202,7 @@ fn token_forward(l: u32, pos: u32, token: u32) {
       rmsnorm(l, g);
       sync();
     }
-    for (var r = 4u * l; r < rows; r += 4u * WG) { epilogue(kind, r, rows4(w, n4, r, x4), li, pos); }
+    phase_matvec(l, kind, w, n4, rows, x4, li, pos);
     sync();
     if (kind == 0u) {
       attention(l, li, pos);

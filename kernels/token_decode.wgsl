@@ -2,7 +2,8 @@
 // (RMSNorm, q/k/v, RoPE and the KV cache write, attention over the cache, wo + residual, RMSNorm,
 // w1/w3 + SwiGLU, w2 + residual), the final RMSNorm, the classifier and the sampler (kernels/
 // _sample.wgsl, appended with _hash.wgsl by the launcher), for up to `tokens_per_dispatch`
-// positions in a loop. The phases are kernels/_token_step.wgsl's (appended by the launcher),
+// positions in a loop. The phases are kernels/_token_step.wgsl's with the matvec of
+// kernels/_token_matvec.wgsl (both appended by the launcher),
 // separated by barriers instead of dispatches (~40 us each on a CPU adapter); the state is read
 // with workgroupUniformLoad so the step loop stays uniform.
 // Bindings (all sizes in f32 unless said):
@@ -86,6 +87,9 @@ override AL: u32 = 8;
 // Head size (a multiple of 4) and query heads per KV head.
 override HS: u32;
 override G: u32;
+
+// Vec4 i of the decode-layout weights (_token_step.wgsl).
+fn wload(i: u32) -> vec4f { return weights[i]; }
 
 fn sync() {
   storageBarrier();

@@ -55,6 +55,9 @@ override AL: u32 = 8;
 override HS: u32;
 override G: u32;
 
+// Vec4 i of the decode-layout weights (_token_step.wgsl).
+fn wload(i: u32) -> vec4f { return weights[i]; }
+
 fn sync() {}
 
 @compute @workgroup_size(WG)

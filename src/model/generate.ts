@@ -33,6 +33,8 @@ import {
   attentionDecode,
   checkSampleParams,
   DECODE_STATE_WORDS,
+  decodeTextureUnfit,
+  decodeWeightsTexture,
   embeddingDecode,
   ffnDecode,
   lockstepWidth,
@@ -58,10 +60,11 @@ export interface DecodeVariant {
   /** Name, e.g. `token_wg8` or `layered_wg64_split16`. */
   name: string;
   /**
-   * `unfused` (one dispatch per op), `layered` (5 per layer), `token` (one dispatch per K steps)
-   * or `token_lockstep` (the same without barriers, on llvmpipe).
+   * `unfused` (one dispatch per op), `layered` (5 per layer), `token` (one dispatch per K steps),
+   * `token_lockstep` (the same without barriers, on llvmpipe) or `token_lockstep_tex` (that with
+   * the weights read from a texture).
    */
-  kind: "unfused" | "layered" | "token" | "token_lockstep";
+  kind: "unfused" | "layered" | "token" | "token_lockstep" | "token_lockstep_tex";
   /** Invocations per workgroup of the matvec kernels (layered, unfused) or of token_decode. */
   WG: number;
   /** Invocations sharing 4 matvec rows (1 for token). */
@@ -123,6 +126,9 @@ export function decodeVariants(gpu: Gpu, config: ModelConfig): DecodeVariant[] {
     const lanes = lockstepWidth(gpu);
     if (lanes >= 1 && lanes <= 256 && tokenAttentionLanes(heads, lanes) > 0) {
       out.push(_variant("token_lockstep", lanes));
+      if (decodeTextureUnfit(gpu, decodeLayout(config, 4 * lanes).size, lanes) === null) {
+        out.push(_variant("token_lockstep_tex", lanes));
+      }
     }
     for (const WG of [8, 64, 256]) {
       if (
@@ -213,6 +219,7 @@ export class Generator implements Disposable {
   submits = 0;
 
   #pool: BufferPool;
+  #texture: GPUTexture | null = null;
   #plan: Plan;
   #sampleHandle: DispatchHandle;
   #sampleBase: Record<string, number>;
@@ -315,12 +322,14 @@ export class Generator implements Disposable {
     // CPU-shaped matvecs (one invocation per 4 rows) read tiled matrices: the WG invocations'
     // loads at each column are consecutive (src/model/decode_layout.ts)
     const tile = this.variant.SPLIT === 1 ? 4 * this.variant.WG : 0;
-    if (this.variant.kind === "token" || this.variant.kind === "token_lockstep") {
+    if (this.variant.kind.startsWith("token")) {
       const lay = decodeLayout(config, tile);
-      const weights = pool.upload(
-        "params:decode",
-        packDecodeParams(config, this.table, params, tile),
-      );
+      const packed = packDecodeParams(config, this.table, params, tile);
+      let weights: GPUBuffer | GPUTextureView;
+      if (this.variant.kind === "token_lockstep_tex") {
+        this.#texture = decodeWeightsTexture(gpu, packed);
+        weights = this.#texture.createView();
+      } else weights = pool.upload("params:decode", packed);
       const p: TokenDecodeParams = {
         ...sampler,
         C,
@@ -364,7 +373,7 @@ export class Generator implements Disposable {
         },
         p,
         this.variant.WG,
-        this.variant.kind === "token_lockstep",
+        this.variant.kind !== "token",
       );
       return;
     }
@@ -654,5 +663,6 @@ export class Generator implements Disposable {
   [Symbol.dispose](): void {
     this.#plan[Symbol.dispose]();
     this.#pool[Symbol.dispose]();
+    this.#texture?.destroy();
   }
 }

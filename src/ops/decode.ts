@@ -25,7 +25,12 @@ import matvec4SplitCode from "../../kernels/_matvec4_split.wgsl" with { type: "t
 import matvec4SubgroupCode from "../../kernels/_matvec4_subgroup.wgsl" with { type: "text" };
 import tokenCode from "../../kernels/token_decode.wgsl" with { type: "text" };
 import tokenLockstepCode from "../../kernels/token_decode_lockstep.wgsl" with { type: "text" };
+import tokenLockstepTexCode from "../../kernels/token_decode_lockstep_tex.wgsl" with {
+  type: "text",
+};
 import tokenStepCode from "../../kernels/_token_step.wgsl" with { type: "text" };
+import tokenMatvecCode from "../../kernels/_token_matvec.wgsl" with { type: "text" };
+import tokenMatvecTexCode from "../../kernels/_token_matvec_tex.wgsl" with { type: "text" };
 import hashCode from "../../kernels/_hash.wgsl" with { type: "text" };
 import samplerCode from "../../kernels/_sample.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
@@ -72,12 +77,20 @@ export const attentionDecodeKernel: Kernel = defineKernel("attention_decode", at
 /** The `token_decode` kernel (whole decode steps in one workgroup). */
 export const tokenDecodeKernel: Kernel = defineKernel(
   "token_decode",
-  tokenCode + tokenStepCode + hashCode + samplerCode,
+  tokenCode + tokenStepCode + tokenMatvecCode + hashCode + samplerCode,
 );
 /** The `token_decode_lockstep` kernel (token_decode without barriers, for llvmpipe). */
 export const tokenDecodeLockstepKernel: Kernel = defineKernel(
   "token_decode_lockstep",
-  tokenLockstepCode + tokenStepCode + hashCode + samplerCode,
+  tokenLockstepCode + tokenStepCode + tokenMatvecCode + hashCode + samplerCode,
+);
+/**
+ * The `token_decode_lockstep_tex` kernel (token_decode_lockstep with the weights in a texture,
+ * for llvmpipe).
+ */
+export const tokenDecodeLockstepTexKernel: Kernel = defineKernel(
+  "token_decode_lockstep_tex",
+  tokenLockstepTexCode + tokenStepCode + tokenMatvecTexCode + hashCode + samplerCode,
 );
 
 /**
@@ -88,6 +101,67 @@ export function lockstepWidth(gpu: Gpu): number {
   const m = /llvmpipe \(LLVM [^,)]*, (\d+) bits\)/.exec(gpu.description);
   return m ? Number(m[1]) / 32 : 0;
 }
+
+/** Width in texels of the weight texture of `token_decode_lockstep_tex` (4 floats a texel). */
+export const DECODE_TEXTURE_WIDTH = 4096;
+
+/**
+ * Why `gpu` cannot run `token_decode_lockstep_tex` with `floats` floats of decode-layout weights
+ * in a workgroup of WG, or null when it can: it needs the device feature `subgroups` with
+ * subgroups of at least 8, WG a multiple of 8 and the weights in one texture
+ * {@link DECODE_TEXTURE_WIDTH} texels wide (rows up to `maxTextureDimension2D`).
+ */
+export function decodeTextureUnfit(gpu: Gpu, floats: number, WG: number): string | null {
+  if (!gpu.subgroups) return "the device has no subgroups";
+  if (gpu.adapterInfo.subgroupMinSize < 8) {
+    return `subgroups of ${gpu.adapterInfo.subgroupMinSize || "unknown"} invocations (need 8)`;
+  }
+  if (WG % 8 !== 0) return `WG=${WG} is not a multiple of 8`;
+  const rows = Math.ceil(floats / 4 / DECODE_TEXTURE_WIDTH);
+  if (rows > gpu.limits.maxTextureDimension2D) {
+    return `${rows} texture rows exceed maxTextureDimension2D ${gpu.limits.maxTextureDimension2D}`;
+  }
+  return null;
+}
+
+/**
+ * Creates the weight texture of `token_decode_lockstep_tex` and writes `data` (the decode
+ * layout, a multiple of 4 floats) into it: rgba32float, {@link DECODE_TEXTURE_WIDTH} texels
+ * wide, texel t = floats 4t .. 4t + 3 at (t % width, t / width). The caller destroys it.
+ *
+ * @throws {RangeError} when the length is not a multiple of 4 or the texture would exceed the
+ *   device's maxTextureDimension2D
+ */
+export function decodeWeightsTexture(gpu: Gpu, data: Float32Array<ArrayBuffer>): GPUTexture {
+  const W = DECODE_TEXTURE_WIDTH, texels = data.length / 4;
+  const rows = Math.ceil(texels / W);
+  if (!Number.isInteger(texels) || rows > gpu.limits.maxTextureDimension2D) {
+    throw new RangeError(
+      `Cannot create the decode weight texture: ${data.length} floats do not fill ${W}-texel rows up to ${gpu.limits.maxTextureDimension2D}`,
+    );
+  }
+  const texture = gpu.device.createTexture({
+    label: "params:decode_texture",
+    size: [W, Math.max(rows, 1)],
+    format: "rgba32float",
+    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  const full = Math.floor(texels / W), rest = texels % W, bytesPerRow = W * 16;
+  const q = gpu.device.queue;
+  if (full > 0) {
+    q.writeTexture({ texture }, data, { offset: 0, bytesPerRow, rowsPerImage: full }, [W, full]);
+  }
+  if (rest > 0) {
+    q.writeTexture(
+      { texture, origin: { x: 0, y: full } },
+      data,
+      { offset: full * bytesPerRow, bytesPerRow },
+      [rest, 1],
+    );
+  }
+  return texture;
+}
+
 /** The `sample` kernel. */
 export const sampleKernel: Kernel = defineKernel("sample", sampleCode + hashCode + samplerCode);
 
@@ -535,6 +609,16 @@ export function tokenAttentionLanes(
   return lanes;
 }
 
+/** The first weight offset of `p` that is not a multiple of 16 floats (4 texels), or null. */
+function _unaligned(p: TokenDecodeParams): string | null {
+  const offsets = { emb: p.emb, layer0: p.layer0, layer_stride: p.layer_stride, wqkv: p.wqkv };
+  const more = { wo: p.wo, w13: p.w13, w2: p.w2, rms_final: p.rms_final, wcls: p.wcls };
+  for (const [k, v] of Object.entries({ ...offsets, ...more, rms_att: p.rms_att })) {
+    if (v % 16 !== 0) return `offset ${k}=${v} is not a multiple of 16 floats`;
+  }
+  return null;
+}
+
 /**
  * Records whole decode steps in one workgroup (kernels/token_decode.wgsl): up to
  * `tokens_per_dispatch` positions, each through every layer, the classifier and the sampler,
@@ -542,22 +626,24 @@ export function tokenAttentionLanes(
  * constants (one pipeline per head shape).
  *
  * @param plan the plan to record into
- * @param b buffers: weights (decode layout), freqs [2, S, HS/2], kv_cache [2, L, S, KV] (values
- *   at value_offset), state [4] u32, tokens [S + 1] u32, prompt u32, logits [V], scratch
- *   ({@link tokenScratchFloats})
+ * @param b buffers: weights (decode layout: a buffer, or a view of the texture of
+ *   {@link decodeWeightsTexture}, which records `token_decode_lockstep_tex` and needs
+ *   `lockstep`), freqs [2, S, HS/2], kv_cache [2, L, S, KV] (values at value_offset), state [4]
+ *   u32, tokens [S + 1] u32, prompt u32, logits [V], scratch ({@link tokenScratchFloats})
  * @param p sizes, offsets and sampler settings
  * @param WG invocations in the workgroup (a power of two, 1..256)
  * @param lockstep record `token_decode_lockstep` (no barriers): only where WG equals
  *   {@link lockstepWidth}
  * @returns a handle to change the settings with `plan.setParams` (all of {@link TokenDecodeParams}
  *   except NH and HS)
- * @throws {RangeError} for sizes the kernel cannot run, or lockstep where WG is not the adapter's
- *   lockstep width
+ * @throws {RangeError} for sizes the kernel cannot run, lockstep where WG is not the adapter's
+ *   lockstep width, or texture weights without lockstep, subgroups of 8, tiles of a multiple of
+ *   4 * WG rows or offsets a multiple of 16 floats
  */
 export function tokenDecode(
   plan: Plan,
   b: {
-    weights: BufferBinding;
+    weights: BufferBinding | GPUTextureView;
     freqs: BufferBinding;
     kv_cache: BufferBinding;
     state: BufferBinding;
@@ -602,6 +688,18 @@ export function tokenDecode(
     );
   }
   const { NH, HS, ...params } = p;
+  if (b.weights instanceof GPUTextureView) {
+    const { weights, ...rest } = b;
+    const why = !lockstep ? "texture weights need lockstep" : decodeTextureUnfit(plan.gpu, 0, WG) ??
+      (p.tile % (4 * WG) !== 0 ? `tile ${p.tile} is not a multiple of 4 * WG = ${4 * WG}` : null) ??
+      _unaligned(p);
+    if (why) throw new RangeError(`Cannot record token_decode_lockstep_tex: ${why}`);
+    return plan.dispatch(tokenDecodeLockstepTexKernel, { ...rest, weightsT: weights }, params, [
+      1,
+      1,
+      1,
+    ], { WG, AL, HS, G: NH / p.NKV });
+  }
   const kernel = lockstep ? tokenDecodeLockstepKernel : tokenDecodeKernel;
   return plan.dispatch(kernel, b, params, [1, 1, 1], { WG, AL, HS, G: NH / p.NKV });
 }
