@@ -1,9 +1,9 @@
 // _token_matvec_tex: snippet (not a kernel) appended by the launcher, after _token_step.wgsl, to
-// token_decode_lockstep_tex: the matvec of a decode phase with the weights read from the
-// rgba32float texture `weightsT` (texel t = vec4 t of the decode layout, at (t % 4096, t / 4096);
-// src/model/decode_layout.ts, tiles of p.tile = 4 * WG rows). On llvmpipe a textureLoad is one
-// call that fetches all 8 lanes' texels (~70 instructions), where a storage-buffer vec4 load with
-// a non-constant offset is a per-lane loop with bounds checks (~300; docs/matmul-cpu.md).
+// token_decode_lockstep_tex: the matvec of a decode phase with the weights read from a texture
+// through the including kernel's `texel_at(x, y) -> vec4f` (texel t = vec4 t of the decode
+// layout, at (t % 4096, t / 4096); src/model/decode_layout.ts, tiles of p.tile = 4 * WG rows).
+// On llvmpipe a texture load is one call that fetches all 8 lanes' texels, where a storage-buffer
+// vec4 load with a non-constant offset is a per-lane loop with bounds checks (docs/matmul-cpu.md).
 // The input vector (scratch, written by earlier phases, so not a texture) is the same for every
 // invocation: lane j of each 8 loads vec4 kb + j of it once per 8 steps of k and
 // subgroupBroadcast hands each to every lane (needs subgroups of at least 8 running the
@@ -11,14 +11,12 @@
 // (dot(a, w_r0), .., dot(a, w_r3)) for k = 0, 1, ..), so both give the same bits.
 
 // (dot(a, W[ok]), .., dot(a, W[ok + 3])): 4 consecutive texels, one texture row (ok % 4 == 0:
-// the layout's offsets are multiples of 16 texels and tiles of 4 * WG rows).
+// the launcher checks that the offsets are multiples of 16 floats and tiles of 4 * WG rows).
 fn dot4_tex(a: vec4f, ok: u32) -> vec4f {
   let x = ok & 4095u;
   let y = ok >> 12u;
-  return vec4f(dot(a, textureLoad(weightsT, vec2u(x, y), 0)),
-               dot(a, textureLoad(weightsT, vec2u(x + 1u, y), 0)),
-               dot(a, textureLoad(weightsT, vec2u(x + 2u, y), 0)),
-               dot(a, textureLoad(weightsT, vec2u(x + 3u, y), 0)));
+  return vec4f(dot(a, texel_at(x, y)), dot(a, texel_at(x + 1u, y)), dot(a, texel_at(x + 2u, y)),
+               dot(a, texel_at(x + 3u, y)));
 }
 
 // y = W · scratch[x4 ..] for the `rows` rows of the matrix at w, each group of 4 handed to

@@ -20,10 +20,12 @@ export interface BindingInfo {
   /** `@binding(N)`. */
   index: number;
   /**
-   * `uniform`, `storage, read` or `storage, read_write` buffers, or `texture`: a
-   * `texture_2d<f32>` read with `textureLoad` (bound as a view of an unfilterable float texture).
+   * `uniform`, `storage, read` or `storage, read_write` buffers, `texture`: a
+   * `texture_2d<f32>` read with `textureLoad` (bound as a view of an unfilterable float texture),
+   * or `storage_texture`: a `texture_storage_2d<rgba32float, read>` (a view of a texture with
+   * STORAGE_BINDING usage).
    */
-  kind: "uniform" | "read" | "read_write" | "texture";
+  kind: "uniform" | "read" | "read_write" | "texture" | "storage_texture";
 }
 
 /** A compiled-once description of a kernel file. */
@@ -77,6 +79,11 @@ export function defineKernel(name: string, code: string): Kernel {
   const tex = /@group\(0\)\s*@binding\((\d+)\)\s*var\s+(\w+)\s*:\s*texture_2d\s*<\s*f32\s*>/g;
   for (const m of src.matchAll(tex)) {
     bindings.set(m[2], { name: m[2], index: Number(m[1]), kind: "texture" });
+  }
+  const stex =
+    /@group\(0\)\s*@binding\((\d+)\)\s*var\s+(\w+)\s*:\s*texture_storage_2d\s*<\s*rgba32float\s*,\s*read\s*>/g;
+  for (const m of src.matchAll(stex)) {
+    bindings.set(m[2], { name: m[2], index: Number(m[1]), kind: "storage_texture" });
   }
   const params: ParamField[] = [];
   const ps = /struct\s+Params\s*\{([^}]*)\}/.exec(src);

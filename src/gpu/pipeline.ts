@@ -64,6 +64,12 @@ export class PipelineCache {
           visibility: GPUShaderStage.COMPUTE,
           texture: { sampleType: "unfilterable-float", viewDimension: "2d" },
         }
+        : b.kind === "storage_texture"
+        ? {
+          binding: b.index,
+          visibility: GPUShaderStage.COMPUTE,
+          storageTexture: { access: "read-only", format: "rgba32float", viewDimension: "2d" },
+        }
         : {
           binding: b.index,
           visibility: GPUShaderStage.COMPUTE,

@@ -169,10 +169,11 @@ export class Plan implements Disposable {
       if (!given) {
         throw new TypeError(`Cannot record ${kernel.name}: binding '${b.name}' is missing`);
       }
-      if ((b.kind === "texture") !== (given instanceof GPUTextureView)) {
+      const isTexture = b.kind === "texture" || b.kind === "storage_texture";
+      if (isTexture !== (given instanceof GPUTextureView)) {
         throw new TypeError(
           `Cannot record ${kernel.name}: binding '${b.name}' needs a ${
-            b.kind === "texture" ? "texture view" : "buffer"
+            isTexture ? "texture view" : "buffer"
           }`,
         );
       }

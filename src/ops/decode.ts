@@ -85,8 +85,8 @@ export const tokenDecodeLockstepKernel: Kernel = defineKernel(
   tokenLockstepCode + tokenStepCode + tokenMatvecCode + hashCode + samplerCode,
 );
 /**
- * The `token_decode_lockstep_tex` kernel (token_decode_lockstep with the weights in a texture,
- * for llvmpipe).
+ * The `token_decode_lockstep_tex` kernel (token_decode_lockstep with the weights in a read-only
+ * storage texture, for llvmpipe).
  */
 export const tokenDecodeLockstepTexKernel: Kernel = defineKernel(
   "token_decode_lockstep_tex",
@@ -126,7 +126,8 @@ export function decodeTextureUnfit(gpu: Gpu, floats: number, WG: number): string
 
 /**
  * Creates the weight texture of `token_decode_lockstep_tex` and writes `data` (the decode
- * layout, a multiple of 4 floats) into it: rgba32float, {@link DECODE_TEXTURE_WIDTH} texels
+ * layout, a multiple of 4 floats) into it: rgba32float with STORAGE_BINDING usage (the kernel
+ * reads it as a `texture_storage_2d<rgba32float, read>`), {@link DECODE_TEXTURE_WIDTH} texels
  * wide, texel t = floats 4t .. 4t + 3 at (t % width, t / width). The caller destroys it.
  *
  * @throws {RangeError} when the length is not a multiple of 4 or the texture would exceed the
@@ -144,7 +145,7 @@ export function decodeWeightsTexture(gpu: Gpu, data: Float32Array<ArrayBuffer>):
     label: "params:decode_texture",
     size: [W, Math.max(rows, 1)],
     format: "rgba32float",
-    usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
   });
   const full = Math.floor(texels / W), rest = texels % W, bytesPerRow = W * 16;
   const q = gpu.device.queue;

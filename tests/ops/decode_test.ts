@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import {
   attentionDecode,
+  decodeTextureUnfit,
+  decodeWeightsTexture,
   embeddingDecode,
   ffnDecode,
+  lockstepWidth,
   matvecDecode,
   type MatvecShape,
   qkvDecode,
@@ -10,7 +13,15 @@ import {
   ropeDecode,
   sample,
   type SampleParams,
+  tokenAttentionLanes,
+  tokenDecode,
+  type TokenDecodeParams,
+  tokenScratchFloats,
 } from "../../src/ops/decode.ts";
+import { headSize, kvDim, modelConfig } from "../../src/model/config.ts";
+import { tensorTable } from "../../src/model/tensors.ts";
+import { initParams } from "../../src/model/init.ts";
+import { decodeLayout, packDecodeParams } from "../../src/model/decode_layout.ts";
 import * as ref from "../../src/reference/decode.ts";
 import { ropeFreqs } from "../../src/model/rope_freqs.ts";
 import { readBuffer, writeBuffer } from "../../src/gpu/buffers.ts";
@@ -451,4 +462,126 @@ Deno.test("embeddingDecode reads the row of state.token from a tiled table (tile
       rtol: 0,
     });
   }
+});
+
+Deno.test("tokenDecode lockstep: weights from a storage buffer and from a texture give the same tokens and bit-identical logits, equal to the f64 forward (C=64, H=172, GQA 2, V=77); texture weights need lockstep", async () => {
+  const gpu = await testGpu();
+  const WG = lockstepWidth(gpu);
+  const config = modelConfig({
+    dim: 64,
+    n_layers: 2,
+    n_heads: 8,
+    n_kv_heads: 4,
+    hidden_dim: 172,
+    vocab_size: 77,
+    max_seq_len: 11,
+    shared_classifier: false,
+  });
+  const C = config.dim, H = config.hidden_dim, V = config.vocab_size, L = config.n_layers;
+  const S = config.max_seq_len, KV = kvDim(config), HS = headSize(config);
+  const heads = { NH: config.n_heads, NKV: config.n_kv_heads, HS };
+  const tile = 4 * WG, lay = decodeLayout(config, tile);
+  if (WG === 0 || tokenAttentionLanes(heads, WG) === 0 || decodeTextureUnfit(gpu, lay.size, WG)) {
+    console.log("  skipped: the adapter has no lockstep workgroups or no subgroups of 8");
+    return;
+  }
+  using pool = testPool(gpu);
+  const table = tensorTable(config), params = initParams(table, 17);
+  for (let i = 0; i < params.length; i++) params[i] *= 8;
+  const packed = packDecodeParams(config, table, params, tile);
+  const rope = ropeFreqs(HS, S), sinOffset = Math.ceil(rope.cos.length / 64) * 64;
+  const freqData = new Float32Array(sinOffset + rope.sin.length);
+  freqData.set(rope.cos);
+  freqData.set(rope.sin, sinOffset);
+  const valueOffset = Math.ceil((L * S * KV) / 64) * 64;
+  const prompt = [1, 40, 3];
+  const p: TokenDecodeParams = {
+    V,
+    temperature: 0,
+    top_p: 0,
+    seed: 0,
+    prompt_len: prompt.length,
+    steps: S,
+    stop_at_bos: 0,
+    C,
+    H,
+    L,
+    ...heads,
+    S,
+    eps: config.norm_eps,
+    emb: lay.emb,
+    layer0: lay.layer0,
+    layer_stride: lay.layerStride,
+    tile,
+    rms_att: lay.rmsAtt,
+    wqkv: lay.wqkv,
+    wo: lay.wo,
+    rms_ffn: lay.rmsFfn,
+    w13: lay.w13,
+    w2: lay.w2,
+    rms_final: lay.rmsFinal,
+    wcls: lay.wcls,
+    sin_offset: sinOffset,
+    value_offset: valueOffset,
+    tokens_per_dispatch: S,
+  };
+  using texture = {
+    t: decodeWeightsTexture(gpu, packed),
+    [Symbol.dispose]() {
+      this.t.destroy();
+    },
+  };
+  const run = async (weights: GPUBuffer | GPUTextureView) => {
+    const b = {
+      weights,
+      freqs: pool.upload("freqs", freqData),
+      kv_cache: pool.create("kv_cache", 2 * valueOffset * 4),
+      state: pool.upload("state", Uint32Array.from([0, prompt[0], 0, 0])),
+      tokens: pool.create("tokens", (S + 1) * 4),
+      prompt: pool.upload("prompt", Uint32Array.from(prompt)),
+      logits: pool.create("logits", V * 4),
+      scratch: pool.create("scratch", tokenScratchFloats({ C, H, V }) * 4),
+    };
+    await runPlan(gpu, (plan) => tokenDecode(plan, b, p, WG, true));
+    const tokens = new Uint32Array(await readBuffer(gpu, b.tokens, 0, (S + 1) * 4));
+    return { tokens: Array.from(tokens.subarray(1)), logits: await read(gpu, b.logits, V) };
+  };
+  const buf = await run(pool.upload("weights", packed));
+  const tex = await run(texture.t.createView());
+  assert.deepEqual(tex.tokens, buf.tokens);
+  assert.deepEqual(tex.logits, buf.logits, "bit-identical logits");
+  assert.deepEqual(buf.tokens.slice(0, 2), prompt.slice(1));
+  // the f64 forward over the same tokens: greedy from position 2 on, logits of the last position
+  const refDec = new ref.ReferenceDecoder(config, params, rope);
+  let logits: ArrayLike<number> = [];
+  for (let pos = 0; pos < S; pos++) {
+    logits = refDec.step(pos === 0 ? prompt[0] : buf.tokens[pos - 1]);
+    if (pos >= 2) {
+      const best = Array.from(logits).indexOf(Math.max(...Array.from(logits)));
+      assert.equal(buf.tokens[pos], best, `argmax at position ${pos}`);
+    }
+  }
+  assertClose("logits at the last position", tex.logits, logits, { atol: 1e-4, rtol: 1e-4 });
+  // a texture binding is only read by the lockstep form
+  await assert.rejects(
+    () =>
+      runPlan(gpu, (plan) =>
+        tokenDecode(
+          plan,
+          {
+            weights: texture.t.createView(),
+            freqs: pool.upload("f", freqData),
+            kv_cache: pool.create("kv", 2 * valueOffset * 4),
+            state: pool.create("st", 16),
+            tokens: pool.create("tk", (S + 1) * 4),
+            prompt: pool.create("pr", 16),
+            logits: pool.create("lg", V * 4),
+            scratch: pool.create("sc", tokenScratchFloats({ C, H, V }) * 4),
+          },
+          p,
+          WG,
+          false,
+        )),
+    /Cannot record token_decode_lockstep_tex: texture weights need lockstep/,
+  );
 });
