@@ -42,6 +42,20 @@ Deno.test("defineKernel reads texture_2d<f32> bindings as kind texture", () => {
   ]);
 });
 
+Deno.test("defineKernel reads texture_storage_2d<rgba32float, read> bindings as kind storage_texture", () => {
+  const k = defineKernel(
+    "k",
+    `@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+    @group(0) @binding(1) var wT: texture_storage_2d<rgba32float, read>;
+    @group(0)  @binding(2)  var  xT : texture_storage_2d< rgba32float , read >;`,
+  );
+  assert.deepEqual([...k.bindings.values()], [
+    { name: "out", index: 0, kind: "read_write" },
+    { name: "wT", index: 1, kind: "storage_texture" },
+    { name: "xT", index: 2, kind: "storage_texture" },
+  ]);
+});
+
 Deno.test("defineKernel reads Params fields in order (multi-line, trailing comma, comments)", () => {
   const k = defineKernel(
     "k",

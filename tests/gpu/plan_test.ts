@@ -105,6 +105,45 @@ Deno.test("copyToTexture copies rows of a buffer range into a texture that a ker
   }
 });
 
+/** out[i] = texel i of a read-only storage texture W texels wide, for i < N. */
+const STEXREAD = defineKernel(
+  "stexread_test",
+  `struct Params { N: u32, W: u32 }
+  @group(0) @binding(0) var<uniform> p: Params;
+  @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
+  @group(0) @binding(2) var t: texture_storage_2d<rgba32float, read>;
+  @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+    if (g.x < p.N) { out[g.x] = textureLoad(t, vec2u(g.x % p.W, g.x / p.W)); }
+  }`,
+);
+
+Deno.test("a kernel reads a read-only storage texture binding (rgba32float)", async () => {
+  const gpu = await testGpu();
+  using pool = new BufferPool(gpu);
+  const W = 16, N = 3 * W - 7;
+  const data = Float32Array.from({ length: 4 * 3 * W }, (_, i) => i * 0.5 - 7);
+  const out = pool.create("out", 16 * N);
+  const tex = gpu.device.createTexture({
+    size: [W, 3],
+    format: "rgba32float",
+    usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
+  });
+  try {
+    gpu.device.queue.writeTexture({ texture: tex }, data, { bytesPerRow: 16 * W }, [W, 3]);
+    using plan = new Plan(gpu, "test");
+    plan.dispatch(STEXREAD, { out, t: tex.createView() }, { N, W }, [1]);
+    assert.throws(
+      () => plan.dispatch(STEXREAD, { out, t: out }, { N, W }, [1]),
+      (e: Error) => e instanceof TypeError && /'t' needs a texture view/.test(e.message),
+    );
+    await plan.check();
+    plan.submit();
+    assert.deepEqual(await readF32(gpu, out, 0, 4 * N), data.subarray(0, 4 * N));
+  } finally {
+    tex.destroy();
+  }
+});
+
 Deno.test("setParams changes a recorded dispatch for the next submit; 2-D grids index linearly", async () => {
   const gpu = await testGpu();
   using pool = new BufferPool(gpu);
