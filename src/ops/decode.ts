@@ -4,7 +4,8 @@
  * current position with the KV cache write, attention over the cache, and the GPU sampler that
  * picks the next token and advances the state; the fused matvecs (q/k/v with RoPE and the cache
  * write, w1/w3 with SwiGLU, any matvec with the RMSNorm before it and the residual after it);
- * and token_decode, whole decode steps in one workgroup. Each is a thin launcher of its kernel.
+ * and token_decode, whole decode steps in one workgroup (on llvmpipe without barriers, with the
+ * weights in a buffer or in a read-only storage texture). Each is a thin launcher of its kernel.
  *
  * The decode state is a u32 [4] storage buffer `(pos, token, done, unused)` that the kernels
  * read and `sample` writes, so one recorded step serves every position (see
@@ -610,14 +611,25 @@ export function tokenAttentionLanes(
   return lanes;
 }
 
+/** The weight offsets of {@link TokenDecodeParams}. */
+const _OFFSETS: readonly (keyof TokenDecodeParams)[] = [
+  "emb",
+  "layer0",
+  "layer_stride",
+  "rms_att",
+  "wqkv",
+  "wo",
+  "rms_ffn",
+  "w13",
+  "w2",
+  "rms_final",
+  "wcls",
+];
+
 /** The first weight offset of `p` that is not a multiple of 16 floats (4 texels), or null. */
 function _unaligned(p: TokenDecodeParams): string | null {
-  const offsets = { emb: p.emb, layer0: p.layer0, layer_stride: p.layer_stride, wqkv: p.wqkv };
-  const more = { wo: p.wo, w13: p.w13, w2: p.w2, rms_final: p.rms_final, wcls: p.wcls };
-  for (const [k, v] of Object.entries({ ...offsets, ...more, rms_att: p.rms_att })) {
-    if (v % 16 !== 0) return `offset ${k}=${v} is not a multiple of 16 floats`;
-  }
-  return null;
+  const bad = _OFFSETS.find((k) => p[k] % 16 !== 0);
+  return bad ? `offset ${bad}=${p[bad]} is not a multiple of 16 floats` : null;
 }
 
 /**
