@@ -15,9 +15,10 @@
 // wide OC (the classifier) into chunks of consecutive dispatches adding into dinp, so that each
 // chunk of weight is read from cache by every row tile.
 // Texture operands for CPU adapters (llvmpipe), see tools/gen_matmul_kernels.py: every storage
-// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel fetch
-// loads all lanes at once. The launcher copies each operand row-major into a rgba32float texture
-// 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
+// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel load
+// loads all lanes at once, from a read-only storage texture (an image load) with fewer instructions
+// than from a sampled texture (docs/matmul-cpu.md). The launcher copies each operand row-major into
+// a rgba32float texture 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
 // outputs; the TM rows shared by the workgroup are loaded once per subgroup (lane l of each group
 // of 8 loads one row, subgroupBroadcast hands it to every lane), so the device needs `subgroups`
 // with subgroups of at least 8 and WG a multiple of 8. Each accumulator gets one chain of
@@ -30,8 +31,8 @@ struct Params { N: u32, C: u32, OC: u32, accumulate: u32, o0: u32, o1: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dinp: array<vec4f>;
-@group(0) @binding(2) var doutT: texture_2d<f32>;
-@group(0) @binding(3) var weightT: texture_2d<f32>;
+@group(0) @binding(2) var doutT: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var weightT: texture_storage_2d<rgba32float, read>;
 
 // Invocations per workgroup (a multiple of 8).
 override WG: u32 = 8;
@@ -115,21 +116,21 @@ fn main(
   for (var o4 = p.o0 / 4u; o4 < p.o1 / 4u; o4++) {
     let w0 = o4 * 4u * C4;
     var aL0: vec4f;
-    { aL0 = textureLoad(doutT, texel(a0Off + o4), 0); }
+    { aL0 = textureLoad(doutT, texel(a0Off + o4)); }
     var aL1: vec4f;
-    if (TM > 8u) { aL1 = textureLoad(doutT, texel(a1Off + o4), 0); }
+    if (TM > 8u) { aL1 = textureLoad(doutT, texel(a1Off + o4)); }
     var aL2: vec4f;
-    if (TM > 16u) { aL2 = textureLoad(doutT, texel(a2Off + o4), 0); }
+    if (TM > 16u) { aL2 = textureLoad(doutT, texel(a2Off + o4)); }
     var aL3: vec4f;
-    if (TM > 24u) { aL3 = textureLoad(doutT, texel(a3Off + o4), 0); }
+    if (TM > 24u) { aL3 = textureLoad(doutT, texel(a3Off + o4)); }
     var b0_0: vec4f; var b0_1: vec4f; var b0_2: vec4f; var b0_3: vec4f;
-    { b0_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b0Col), 0); b0_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b0Col), 0); b0_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b0Col), 0); b0_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b0Col), 0); }
+    { b0_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b0Col)); b0_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b0Col)); b0_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b0Col)); b0_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b0Col)); }
     var b1_0: vec4f; var b1_1: vec4f; var b1_2: vec4f; var b1_3: vec4f;
-    if (TN > 4u) { b1_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b1Col), 0); b1_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b1Col), 0); b1_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b1Col), 0); b1_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b1Col), 0); }
+    if (TN > 4u) { b1_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b1Col)); b1_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b1Col)); b1_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b1Col)); b1_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b1Col)); }
     var b2_0: vec4f; var b2_1: vec4f; var b2_2: vec4f; var b2_3: vec4f;
-    if (TN > 8u) { b2_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b2Col), 0); b2_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b2Col), 0); b2_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b2Col), 0); b2_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b2Col), 0); }
+    if (TN > 8u) { b2_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b2Col)); b2_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b2Col)); b2_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b2Col)); b2_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b2Col)); }
     var b3_0: vec4f; var b3_1: vec4f; var b3_2: vec4f; var b3_3: vec4f;
-    if (TN > 12u) { b3_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b3Col), 0); b3_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b3Col), 0); b3_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b3Col), 0); b3_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b3Col), 0); }
+    if (TN > 12u) { b3_0 = textureLoad(weightT, texel(w0 + 0u * C4 + b3Col)); b3_1 = textureLoad(weightT, texel(w0 + 1u * C4 + b3Col)); b3_2 = textureLoad(weightT, texel(w0 + 2u * C4 + b3Col)); b3_3 = textureLoad(weightT, texel(w0 + 3u * C4 + b3Col)); }
     {
       let a = subgroupBroadcast(aL0, 0u);
       acc0_0 = acc0_0 + a.x * b0_0 + a.y * b0_1 + a.z * b0_2 + a.w * b0_3;

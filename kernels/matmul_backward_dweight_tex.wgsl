@@ -14,9 +14,10 @@
 // hands it out, so TM <= 32) + TN/4 fetches of inp[n, quads];
 // acc_i_q += a_n[i] * b_n_q + a_n+1[i] * b_n+1_q.
 // Texture operands for CPU adapters (llvmpipe), see tools/gen_matmul_kernels.py: every storage
-// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel fetch
-// loads all lanes at once. The launcher copies each operand row-major into a rgba32float texture
-// 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
+// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel load
+// loads all lanes at once, from a read-only storage texture (an image load) with fewer instructions
+// than from a sampled texture (docs/matmul-cpu.md). The launcher copies each operand row-major into
+// a rgba32float texture 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
 // outputs; the TM rows shared by the workgroup are loaded once per subgroup (lane l of each group
 // of 8 loads one row, subgroupBroadcast hands it to every lane), so the device needs `subgroups`
 // with subgroups of at least 8 and WG a multiple of 8. Each accumulator gets one chain of
@@ -29,8 +30,8 @@ struct Params { N: u32, C: u32, OC: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dweight: array<vec4f>;
-@group(0) @binding(2) var doutT: texture_2d<f32>;
-@group(0) @binding(3) var inpT: texture_2d<f32>;
+@group(0) @binding(2) var doutT: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var inpT: texture_storage_2d<rgba32float, read>;
 
 // Invocations per workgroup (a multiple of 8).
 override WG: u32 = 8;
@@ -109,16 +110,16 @@ fn main(
   for (var n = 0u; n < p.N; n += 2u) {
     // An odd N's last iteration reads row N - 1 twice and weighs the second by 0.
     let n1 = min(n + 1u, p.N - 1u);
-    let aL0 = textureLoad(doutT, texel(n * OC4 + aCol), 0);
-    let aL1 = select(vec4f(0.0), textureLoad(doutT, texel(n1 * OC4 + aCol), 0), n + 1u < p.N);
+    let aL0 = textureLoad(doutT, texel(n * OC4 + aCol));
+    let aL1 = select(vec4f(0.0), textureLoad(doutT, texel(n1 * OC4 + aCol)), n + 1u < p.N);
     var b0_0: vec4f; var b0_1: vec4f;
-    { b0_0 = textureLoad(inpT, texel(n * C4 + b0Col), 0); b0_1 = textureLoad(inpT, texel(n1 * C4 + b0Col), 0); }
+    { b0_0 = textureLoad(inpT, texel(n * C4 + b0Col)); b0_1 = textureLoad(inpT, texel(n1 * C4 + b0Col)); }
     var b1_0: vec4f; var b1_1: vec4f;
-    if (TN > 4u) { b1_0 = textureLoad(inpT, texel(n * C4 + b1Col), 0); b1_1 = textureLoad(inpT, texel(n1 * C4 + b1Col), 0); }
+    if (TN > 4u) { b1_0 = textureLoad(inpT, texel(n * C4 + b1Col)); b1_1 = textureLoad(inpT, texel(n1 * C4 + b1Col)); }
     var b2_0: vec4f; var b2_1: vec4f;
-    if (TN > 8u) { b2_0 = textureLoad(inpT, texel(n * C4 + b2Col), 0); b2_1 = textureLoad(inpT, texel(n1 * C4 + b2Col), 0); }
+    if (TN > 8u) { b2_0 = textureLoad(inpT, texel(n * C4 + b2Col)); b2_1 = textureLoad(inpT, texel(n1 * C4 + b2Col)); }
     var b3_0: vec4f; var b3_1: vec4f;
-    if (TN > 12u) { b3_0 = textureLoad(inpT, texel(n * C4 + b3Col), 0); b3_1 = textureLoad(inpT, texel(n1 * C4 + b3Col), 0); }
+    if (TN > 12u) { b3_0 = textureLoad(inpT, texel(n * C4 + b3Col)); b3_1 = textureLoad(inpT, texel(n1 * C4 + b3Col)); }
     {
       let a0 = subgroupBroadcast(aL0, 0u);
       let a1 = subgroupBroadcast(aL1, 0u);

@@ -9,9 +9,10 @@
 // (q < TN/4), columns 4 cq + e. Per 4 steps of k: TM/8 + TN texel fetches, TM x TN dot products
 // of 4, acc_i_q[e] += dot(a_i, w_q_e) with a_i = inp[r0 + i, k..k+3], w_q_e = weight[4 cq + e, k..k+3].
 // Texture operands for CPU adapters (llvmpipe), see tools/gen_matmul_kernels.py: every storage
-// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel fetch
-// loads all lanes at once. The launcher copies each operand row-major into a rgba32float texture
-// 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
+// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel load
+// loads all lanes at once, from a read-only storage texture (an image load) with fewer instructions
+// than from a sampled texture (docs/matmul-cpu.md). The launcher copies each operand row-major into
+// a rgba32float texture 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
 // outputs; the TM rows shared by the workgroup are loaded once per subgroup (lane l of each group
 // of 8 loads one row, subgroupBroadcast hands it to every lane), so the device needs `subgroups`
 // with subgroups of at least 8 and WG a multiple of 8. Each accumulator gets one chain of
@@ -24,8 +25,8 @@ struct Params { N: u32, C: u32, OC: u32, accumulate: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
-@group(0) @binding(2) var inpT: texture_2d<f32>;
-@group(0) @binding(3) var weightT: texture_2d<f32>;
+@group(0) @binding(2) var inpT: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var weightT: texture_storage_2d<rgba32float, read>;
 
 // Invocations per workgroup (a multiple of 8).
 override WG: u32 = 8;
@@ -120,21 +121,21 @@ fn main(
   var acc31_0 = vec4f(0.0); var acc31_1 = vec4f(0.0); var acc31_2 = vec4f(0.0); var acc31_3 = vec4f(0.0);
   for (var k = 0u; k < C4; k++) {
     var aL0: vec4f;
-    { aL0 = textureLoad(inpT, texel(a0Off + k), 0); }
+    { aL0 = textureLoad(inpT, texel(a0Off + k)); }
     var aL1: vec4f;
-    if (TM > 8u) { aL1 = textureLoad(inpT, texel(a1Off + k), 0); }
+    if (TM > 8u) { aL1 = textureLoad(inpT, texel(a1Off + k)); }
     var aL2: vec4f;
-    if (TM > 16u) { aL2 = textureLoad(inpT, texel(a2Off + k), 0); }
+    if (TM > 16u) { aL2 = textureLoad(inpT, texel(a2Off + k)); }
     var aL3: vec4f;
-    if (TM > 24u) { aL3 = textureLoad(inpT, texel(a3Off + k), 0); }
+    if (TM > 24u) { aL3 = textureLoad(inpT, texel(a3Off + k)); }
     var w0_0: vec4f; var w0_1: vec4f; var w0_2: vec4f; var w0_3: vec4f;
-    { w0_0 = textureLoad(weightT, texel(b0_0Off + k), 0); w0_1 = textureLoad(weightT, texel(b0_1Off + k), 0); w0_2 = textureLoad(weightT, texel(b0_2Off + k), 0); w0_3 = textureLoad(weightT, texel(b0_3Off + k), 0); }
+    { w0_0 = textureLoad(weightT, texel(b0_0Off + k)); w0_1 = textureLoad(weightT, texel(b0_1Off + k)); w0_2 = textureLoad(weightT, texel(b0_2Off + k)); w0_3 = textureLoad(weightT, texel(b0_3Off + k)); }
     var w1_0: vec4f; var w1_1: vec4f; var w1_2: vec4f; var w1_3: vec4f;
-    if (TN > 4u) { w1_0 = textureLoad(weightT, texel(b1_0Off + k), 0); w1_1 = textureLoad(weightT, texel(b1_1Off + k), 0); w1_2 = textureLoad(weightT, texel(b1_2Off + k), 0); w1_3 = textureLoad(weightT, texel(b1_3Off + k), 0); }
+    if (TN > 4u) { w1_0 = textureLoad(weightT, texel(b1_0Off + k)); w1_1 = textureLoad(weightT, texel(b1_1Off + k)); w1_2 = textureLoad(weightT, texel(b1_2Off + k)); w1_3 = textureLoad(weightT, texel(b1_3Off + k)); }
     var w2_0: vec4f; var w2_1: vec4f; var w2_2: vec4f; var w2_3: vec4f;
-    if (TN > 8u) { w2_0 = textureLoad(weightT, texel(b2_0Off + k), 0); w2_1 = textureLoad(weightT, texel(b2_1Off + k), 0); w2_2 = textureLoad(weightT, texel(b2_2Off + k), 0); w2_3 = textureLoad(weightT, texel(b2_3Off + k), 0); }
+    if (TN > 8u) { w2_0 = textureLoad(weightT, texel(b2_0Off + k)); w2_1 = textureLoad(weightT, texel(b2_1Off + k)); w2_2 = textureLoad(weightT, texel(b2_2Off + k)); w2_3 = textureLoad(weightT, texel(b2_3Off + k)); }
     var w3_0: vec4f; var w3_1: vec4f; var w3_2: vec4f; var w3_3: vec4f;
-    if (TN > 12u) { w3_0 = textureLoad(weightT, texel(b3_0Off + k), 0); w3_1 = textureLoad(weightT, texel(b3_1Off + k), 0); w3_2 = textureLoad(weightT, texel(b3_2Off + k), 0); w3_3 = textureLoad(weightT, texel(b3_3Off + k), 0); }
+    if (TN > 12u) { w3_0 = textureLoad(weightT, texel(b3_0Off + k)); w3_1 = textureLoad(weightT, texel(b3_1Off + k)); w3_2 = textureLoad(weightT, texel(b3_2Off + k)); w3_3 = textureLoad(weightT, texel(b3_3Off + k)); }
     {
       let a = subgroupBroadcast(aL0, 0u);
       acc0_0 = acc0_0 + vec4f(a.x * w0_0.x + a.y * w0_0.y + a.z * w0_0.z + a.w * w0_0.w, a.x * w0_1.x + a.y * w0_1.y + a.z * w0_1.z + a.w * w0_1.w, a.x * w0_2.x + a.y * w0_2.y + a.z * w0_2.z + a.w * w0_2.w, a.x * w0_3.x + a.y * w0_3.y + a.z * w0_3.z + a.w * w0_3.w);

@@ -276,9 +276,10 @@ MT_TEX = 32  # max rows per invocation
 TEX_LOG2W = 12  # log2 of the texture width in texels
 
 HEAD_TEX = """// Texture operands for CPU adapters (llvmpipe), see tools/gen_matmul_kernels.py: every storage
-// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel fetch
-// loads all lanes at once. The launcher copies each operand row-major into a rgba32float texture
-// 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
+// load with a non-constant offset costs llvmpipe a per-lane loop with bounds checks; a texel load
+// loads all lanes at once, from a read-only storage texture (an image load) with fewer instructions
+// than from a sampled texture (docs/matmul-cpu.md). The launcher copies each operand row-major into
+// a rgba32float texture 4096 texels wide (texel t = 4 floats, at (t % 4096, t / 4096)). Each invocation owns TM x TN
 // outputs; the TM rows shared by the workgroup are loaded once per subgroup (lane l of each group
 // of 8 loads one row, subgroupBroadcast hands it to every lane), so the device needs `subgroups`
 // with subgroups of at least 8 and WG a multiple of 8. Each accumulator gets one chain of
@@ -303,8 +304,8 @@ def _tex_bindings(struct, out, t1, t2, rows_of="", cols_of=""):
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> {out}: array<vec4f>;
-@group(0) @binding(2) var {t1}: texture_2d<f32>;
-@group(0) @binding(3) var {t2}: texture_2d<f32>;
+@group(0) @binding(2) var {t1}: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(3) var {t2}: texture_storage_2d<rgba32float, read>;
 
 // Invocations per workgroup (a multiple of 8).
 override WG: u32 = 8;
@@ -377,10 +378,10 @@ fn store(r: u32, cq: u32, v: vec4f) {
     L.append("  for (var k = 0u; k < C4; k++) {")
     for h in range(MT_TEX // 8):
         L.append(f"    var aL{h}: vec4f;")
-        L.append(f"    {_g([f'TM > {8*h}u' if h else ''])}{{ aL{h} = textureLoad(inpT, texel(a{h}Off + k), 0); }}")
+        L.append(f"    {_g([f'TM > {8*h}u' if h else ''])}{{ aL{h} = textureLoad(inpT, texel(a{h}Off + k)); }}")
     for q in range(MQ):
         L.append(f"    var w{q}_0: vec4f; var w{q}_1: vec4f; var w{q}_2: vec4f; var w{q}_3: vec4f;")
-        loads = " ".join(f"w{q}_{e} = textureLoad(weightT, texel(b{q}_{e}Off + k), 0);" for e in range(4))
+        loads = " ".join(f"w{q}_{e} = textureLoad(weightT, texel(b{q}_{e}Off + k));" for e in range(4))
         L.append(f"    {_g([f'TN > {4*q}u' if q else ''])}{{ {loads} }}")
     for i in range(MT_TEX):
         body = [f"let a = subgroupBroadcast(aL{i // 8}, {i % 8}u);"]
@@ -435,10 +436,10 @@ fn store(r: u32, cq: u32, v: vec4f) {
     L.append("    let w0 = o4 * 4u * C4;")
     for h in range(MT_TEX // 8):
         L.append(f"    var aL{h}: vec4f;")
-        L.append(f"    {_g([f'TM > {8*h}u' if h else ''])}{{ aL{h} = textureLoad(doutT, texel(a{h}Off + o4), 0); }}")
+        L.append(f"    {_g([f'TM > {8*h}u' if h else ''])}{{ aL{h} = textureLoad(doutT, texel(a{h}Off + o4)); }}")
     for q in range(MQ):
         L.append(f"    var b{q}_0: vec4f; var b{q}_1: vec4f; var b{q}_2: vec4f; var b{q}_3: vec4f;")
-        loads = " ".join(f"b{q}_{s} = textureLoad(weightT, texel(w0 + {s}u * C4 + b{q}Col), 0);" for s in range(4))
+        loads = " ".join(f"b{q}_{s} = textureLoad(weightT, texel(w0 + {s}u * C4 + b{q}Col));" for s in range(4))
         L.append(f"    {_g([f'TN > {4*q}u' if q else ''])}{{ {loads} }}")
     for i in range(MT_TEX):
         body = [f"let a = subgroupBroadcast(aL{i // 8}, {i % 8}u);"]
@@ -488,11 +489,11 @@ fn store(r: u32, cq: u32, v: vec4f) {
     L.append("  for (var n = 0u; n < p.N; n += 2u) {")
     L.append("    // An odd N's last iteration reads row N - 1 twice and weighs the second by 0.")
     L.append("    let n1 = min(n + 1u, p.N - 1u);")
-    L.append("    let aL0 = textureLoad(doutT, texel(n * OC4 + aCol), 0);")
-    L.append("    let aL1 = select(vec4f(0.0), textureLoad(doutT, texel(n1 * OC4 + aCol), 0), n + 1u < p.N);")
+    L.append("    let aL0 = textureLoad(doutT, texel(n * OC4 + aCol));")
+    L.append("    let aL1 = select(vec4f(0.0), textureLoad(doutT, texel(n1 * OC4 + aCol)), n + 1u < p.N);")
     for q in range(MQ):
         L.append(f"    var b{q}_0: vec4f; var b{q}_1: vec4f;")
-        loads = f"b{q}_0 = textureLoad(inpT, texel(n * C4 + b{q}Col), 0); b{q}_1 = textureLoad(inpT, texel(n1 * C4 + b{q}Col), 0);"
+        loads = f"b{q}_0 = textureLoad(inpT, texel(n * C4 + b{q}Col)); b{q}_1 = textureLoad(inpT, texel(n1 * C4 + b{q}Col));"
         L.append(f"    {_g([f'TN > {4*q}u' if q else ''])}{{ {loads} }}")
     for g in range(MT_TEX // 4):
         body = [f"let a0 = subgroupBroadcast(aL0, {g}u);", f"let a1 = subgroupBroadcast(aL1, {g}u);"]

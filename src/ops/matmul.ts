@@ -199,7 +199,7 @@ function _toTexture(plan: Plan, slot: 0 | 1, b: BufferBinding, floats: number): 
       label: `matmul_tex_scratch${slot}`,
       size: [TEX_W, height],
       format: "rgba32float",
-      usage: GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
     });
     slots[slot] = tex;
   }
