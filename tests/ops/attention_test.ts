@@ -109,7 +109,7 @@ Deno.test("attention variants (workgroup size, rows per invocation) match refere
   // the GPU default (every vec4 pipeline is a large unrolled shader: llvmpipe takes seconds to
   // compile each, so not all of allAttentionVariants() here; the default wg8_r2 runs in every
   // test above).
-  const variants = ["wg4_r4", "wg8_r1", "wg32_r2", "wg64_r1"];
+  const variants = ["wg4_r4", "wg8_r1", "wg32_r2", "wg64_r1", "tex_wg8_r2", "tex_wg16_r2"];
   for (const v of variants) assert.ok(allAttentionVariants().includes(v), v);
   for (const s of [{ B: 1, T: 37, NH: 4, NKV: 2, HS: 48 }]) {
     const { q, k, v, dout } = _inputs(s, 5 + s.T);
