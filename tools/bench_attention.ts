@@ -9,8 +9,10 @@
  * Variants are names as in src/ops/attention.ts (`wg8_r2`, `tex_wg8_r2`); the default is every
  * candidate the tuner would time on this adapter. Each measurement records `reps` dispatches of
  * one kernel (with their texture copies, for `tex_*`) into one plan, submits once and waits once;
- * the variants are timed alternately, `rounds` times after a warm-up round (the first includes
- * llvmpipe's compile), and the best round is kept. Besides wall-clock figures it prints
+ * the variants are timed alternately, `rounds` times after a warm-up round, and the best round
+ * is kept. The warm-up's wall time is printed as "first run": it includes llvmpipe's compile of
+ * the pipeline unless Mesa's shader cache has it (`MESA_SHADER_CACHE_DIR` pointing at an empty
+ * directory shows the compile). Besides wall-clock figures it prints
  * milliseconds of this process's CPU time (llvmpipe's worker threads included), steadier than wall
  * time on a shared machine. FLOPs count the causal lower triangle: 2 matrix products of
  * B·NH·HS·T(T+1)/2 multiply-adds in the forward, 3 in dq (q·k, dout·v, dS·k), 4 in dkdv.
@@ -69,6 +71,7 @@ for (const family of [ATTENTION_FORWARD, ATTENTION_BACKWARD_DQ, ATTENTION_BACKWA
     }
   }
   const best = new Map<string, { wall: number; cpu: number }>();
+  const first = new Map<string, number>();
   for (let round = 0; round <= rounds; round++) {
     for (const [v, plan] of plans) {
       const t0 = performance.now(), c0 = process.cpuUsage();
@@ -76,7 +79,10 @@ for (const family of [ATTENTION_FORWARD, ATTENTION_BACKWARD_DQ, ATTENTION_BACKWA
       await gpu.device.queue.onSubmittedWorkDone();
       const wall = (performance.now() - t0) / reps;
       const u = process.cpuUsage(c0), cpu = (u.user + u.system) / 1000 / reps;
-      if (round === 0) continue;
+      if (round === 0) {
+        first.set(v, wall * reps);
+        continue;
+      }
       const b = best.get(v) ?? { wall: Infinity, cpu: Infinity };
       best.set(v, { wall: Math.min(b.wall, wall), cpu: Math.min(b.cpu, cpu) });
     }
@@ -85,7 +91,9 @@ for (const family of [ATTENTION_FORWARD, ATTENTION_BACKWARD_DQ, ATTENTION_BACKWA
     console.log(
       `${family.name.padEnd(24)} ${v.padEnd(12)} ${b.wall.toFixed(2)} ms/dispatch, ` +
         `${b.cpu.toFixed(2)} cpu-ms, ${(c.flop / b.wall / 1e6).toFixed(2)} GFLOP/s, ` +
-        `${(c.flop / b.cpu / 1e6).toFixed(2)} GFLOP/cpu-s`,
+        `${(c.flop / b.cpu / 1e6).toFixed(2)} GFLOP/cpu-s (first run ${
+          (first.get(v)! / 1000).toFixed(1)
+        } s)`,
     );
     plans.get(v)![Symbol.dispose]();
   }

@@ -15,8 +15,13 @@
  *
  * The vec4 kernels' shape is a variant the device's tuner picks per shape ({@link Tuner.pick}):
  * `wg{WG}_r{TM}`, WG invocations per workgroup each owning TM query rows (key rows for dkdv),
- * TM 1 to 4. CPU adapters default to `wg8_r2` (one 256-bit vector, two rows per load of a key),
- * GPUs to `wg64_r1`.
+ * TM 1 to 4; `tex_wg{WG}_r{TM}` the same with the rows every lane of a workgroup shares (keys
+ * and values for forward and dq, queries and dout for dkdv) copied into two scratch textures
+ * (src/gpu/textures.ts) before the dispatch and fetched once per subgroup, then broadcast
+ * (`_tex` kernels: llvmpipe fetches a texel for all lanes at once but loads a storage element
+ * lane by lane; docs/attention-cpu.md). These need the device feature `subgroups` with subgroups
+ * of 8 or more and WG a multiple of 8. CPU adapters default to `tex_wg8_r2` where it fits, else
+ * `wg8_r2` (one 256-bit vector, two rows per load of a key); GPUs to `wg64_r1`.
  *
  * @module
  */
@@ -379,14 +384,15 @@ function _resolve(
 /** CPU-shaped candidates of devices without usable subgroups (the first the default). */
 const CPU_ATT = ["wg8_r2", "wg8_r1", "wg8_r4", "wg16_r2", "wg4_r4", "wg16_r1"];
 /**
- * CPU-shaped candidates where the `tex_*` variants fit (the first the default; docs/attention-cpu.md):
- * the texture variants and, as a safety net, the storage-buffer default.
+ * CPU-shaped candidates where the `tex_*` variants fit, the default first (docs/attention-cpu.md:
+ * `tex_wg8_r4` runs the forward ~15% faster but compiles 3-4x longer; the tuner may pick it), and
+ * as a safety net the storage-buffer default.
  */
-const CPU_TEX_ATT = ["tex_wg8_r2", "tex_wg8_r1", "tex_wg8_r4", "tex_wg16_r2", "wg8_r2"];
+const CPU_TEX_ATT = ["tex_wg8_r2", "tex_wg8_r4", "tex_wg8_r1", "tex_wg16_r2", "wg8_r2"];
 /** GPU-shaped candidates (the first the default). */
 const GPU_ATT = ["wg64_r1", "wg32_r1", "wg128_r1", "wg64_r2", "wg32_r2", "wg8_r2"];
 
-/** The candidates of `gpu` at `p`, its default first. */
+/** The candidates of `gpu` at `p`, the default first. */
 function _candidates(gpu: Gpu, p: AttentionSizes): string[] {
   if (!_vec4(p.HS)) return [];
   const fit = (list: string[]) => list.filter((n) => _unfit(gpu, _parse(n), p) === null);
@@ -402,7 +408,9 @@ function _attFamily(
 ): TuneFamily<AttentionSizes> {
   return {
     name,
-    sourceHash: hashText([...codes, rowsCode, fetchCode, CPU_ATT, CPU_TEX_ATT, GPU_ATT].join("\n")),
+    sourceHash: hashText(
+      [...codes, rowsCode, fetchCode, CPU_ATT, CPU_TEX_ATT, GPU_ATT].join("\n"),
+    ),
     shapeKey: (p) => `${p.B}x${p.T}x${p.NH}x${p.NKV}x${p.HS}`,
     candidates: _candidates,
     fallback: (gpu, p) => _candidates(gpu, p)[0] ?? "wg8_r2",
