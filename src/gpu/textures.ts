@@ -16,7 +16,7 @@ export const SCRATCH_TEXTURE_WIDTH = 4096;
 /** Scratch textures per device, by owner and slot, grown as needed. */
 const _slots = new WeakMap<GPUDevice, Map<string, GPUTexture>>();
 
-/** The most floats a scratch texture holds on `plan`'s device. */
+/** The most floats a scratch texture holds on a device with these limits. */
 export function scratchTextureCapacity(limits: GPUSupportedLimits): number {
   return SCRATCH_TEXTURE_WIDTH * limits.maxTextureDimension2D * 4;
 }
