@@ -297,6 +297,51 @@ def _g(conds):
     conds = [c for c in conds if c]
     return f"if ({' && '.join(conds)}) " if conds else ""
 
+def _tex_bindings(struct, out, t1, t2, rows_of="", cols_of=""):
+    """Params, bindings (the output buffer, two operand textures) and the tile overrides."""
+    return f"""struct Params {{ {struct} }}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> {out}: array<vec4f>;
+@group(0) @binding(2) var {t1}: texture_2d<f32>;
+@group(0) @binding(3) var {t2}: texture_2d<f32>;
+
+// Invocations per workgroup (a multiple of 8).
+override WG: u32 = 8;
+// Rows{rows_of} per invocation: 8, 16, 24 or 32.
+override TM: u32 = 32;
+// Columns{cols_of} per invocation: 4, 8, 12 or 16.
+override TN: u32 = 8;
+"""
+
+def _tex_main(rows, cols4):
+    """The entry point's signature and its tile: rows r0.. of `rows`, column quads cq0.. of `cols4`."""
+    return f"""@compute @workgroup_size(WG)
+fn main(
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(subgroup_invocation_id) sl: u32,
+) {{
+  let tile = wid.x + wid.y * nwg.x;
+  let rowTiles = ({rows} + TM - 1u) / TM;
+  let C4 = p.C / 4u;
+  let OC4 = p.OC / 4u;
+  let wgQuads = WG * (TN / 4u);
+  let colTiles = ({cols4} + wgQuads - 1u) / wgQuads;
+  if (tile >= rowTiles * colTiles) {{ return; }}
+  let r0 = (tile % rowTiles) * TM;
+  let cq0 = (tile / rowTiles) * wgQuads + lid.x;
+"""
+
+def _tex_stores(L):
+    """Stores every accumulator of the tile, then closes the entry point."""
+    for i in range(MT_TEX):
+        for q in range(MQ):
+            st = f"store(r0 + {i}u, cq0 + {q}u * WG, acc{i}_{q});"
+            L.append(f"  {_g([f'TM > {i}u' if i >= 8 else '', f'TN > {4*q}u' if q else ''])}{{ {st} }}")
+    L.append("}")
+
 def fwd_tex():
     L = []
     L.append("""// matmul_forward_tex: out = inp · weightᵀ (as matmul_forward), operands read from textures.
@@ -309,20 +354,7 @@ def fwd_tex():
 // (q < TN/4), columns 4 cq + e. Per 4 steps of k: TM/8 + TN texel fetches, TM x TN dot products
 // of 4, acc_i_q[e] += dot(a_i, w_q_e) with a_i = inp[r0 + i, k..k+3], w_q_e = weight[4 cq + e, k..k+3].""")
     L.append(HEAD_TEX)
-    L.append("""struct Params { N: u32, C: u32, OC: u32, accumulate: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<vec4f>;
-@group(0) @binding(2) var inpT: texture_2d<f32>;
-@group(0) @binding(3) var weightT: texture_2d<f32>;
-
-// Invocations per workgroup (a multiple of 8).
-override WG: u32 = 8;
-// Rows per invocation: 8, 16, 24 or 32.
-override TM: u32 = 32;
-// Columns per invocation: 4, 8, 12 or 16.
-override TN: u32 = 8;
-""")
+    L.append(_tex_bindings('N: u32, C: u32, OC: u32, accumulate: u32', 'out', 'inpT', 'weightT'))
     L.append(TEXEL_FN)
     L.append("""
 fn store(r: u32, cq: u32, v: vec4f) {
@@ -335,23 +367,7 @@ fn store(r: u32, cq: u32, v: vec4f) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(
-  @builtin(local_invocation_id) lid: vec3u,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(subgroup_invocation_id) sl: u32,
-) {
-  let tile = wid.x + wid.y * nwg.x;
-  let rowTiles = (p.N + TM - 1u) / TM;
-  let C4 = p.C / 4u;
-  let OC4 = p.OC / 4u;
-  let wgQuads = WG * (TN / 4u);
-  let colTiles = (OC4 + wgQuads - 1u) / wgQuads;
-  if (tile >= rowTiles * colTiles) { return; }
-  let r0 = (tile % rowTiles) * TM;
-  let cq0 = (tile / rowTiles) * wgQuads + lid.x;
-  // This lane's row of each group of 8 (broadcast to the others).""")
+""" + _tex_main('p.N', 'OC4') + """  // This lane's row of each group of 8 (broadcast to the others).""")
     for h in range(MT_TEX // 8): L.append(f"  let a{h}Off = min(r0 + {8*h}u + sl % 8u, p.N - 1u) * C4;")
     for q in range(MQ):
         for e in range(4):
@@ -376,11 +392,7 @@ fn main(
         for b in body: L.append(f"      {b}")
         L.append("    }")
     L.append("  }")
-    for i in range(MT_TEX):
-        for q in range(MQ):
-            st = f"store(r0 + {i}u, cq0 + {q}u * WG, acc{i}_{q});"
-            L.append(f"  {_g([f'TM > {i}u' if i >= 8 else '', f'TN > {4*q}u' if q else ''])}{{ {st} }}")
-    L.append("}")
+    _tex_stores(L)
     return "\n".join(L) + "\n"
 
 def dinp_tex():
@@ -401,20 +413,7 @@ def dinp_tex():
 // wide OC (the classifier) into chunks of consecutive dispatches adding into dinp, so that each
 // chunk of weight is read from cache by every row tile.""")
     L.append(HEAD_TEX)
-    L.append("""struct Params { N: u32, C: u32, OC: u32, accumulate: u32, o0: u32, o1: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dinp: array<vec4f>;
-@group(0) @binding(2) var doutT: texture_2d<f32>;
-@group(0) @binding(3) var weightT: texture_2d<f32>;
-
-// Invocations per workgroup (a multiple of 8).
-override WG: u32 = 8;
-// Rows per invocation: 8, 16, 24 or 32.
-override TM: u32 = 32;
-// Columns per invocation: 4, 8, 12 or 16.
-override TN: u32 = 8;
-""")
+    L.append(_tex_bindings('N: u32, C: u32, OC: u32, accumulate: u32, o0: u32, o1: u32', 'dinp', 'doutT', 'weightT'))
     L.append(TEXEL_FN)
     L.append("""
 fn store(r: u32, cq: u32, v: vec4f) {
@@ -427,23 +426,7 @@ fn store(r: u32, cq: u32, v: vec4f) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(
-  @builtin(local_invocation_id) lid: vec3u,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(subgroup_invocation_id) sl: u32,
-) {
-  let tile = wid.x + wid.y * nwg.x;
-  let rowTiles = (p.N + TM - 1u) / TM;
-  let C4 = p.C / 4u;
-  let OC4 = p.OC / 4u;
-  let wgQuads = WG * (TN / 4u);
-  let colTiles = (C4 + wgQuads - 1u) / wgQuads;
-  if (tile >= rowTiles * colTiles) { return; }
-  let r0 = (tile % rowTiles) * TM;
-  let cq0 = (tile / rowTiles) * wgQuads + lid.x;
-  // This lane's row of each group of 8 (broadcast to the others).""")
+""" + _tex_main('p.N', 'C4') + """  // This lane's row of each group of 8 (broadcast to the others).""")
     for h in range(MT_TEX // 8): L.append(f"  let a{h}Off = min(r0 + {8*h}u + sl % 8u, p.N - 1u) * OC4;")
     for q in range(MQ): L.append(f"  let b{q}Col = min(cq0 + {q}u * WG, C4 - 1u);")
     for i in range(MT_TEX):
@@ -466,11 +449,7 @@ fn main(
         for b in body: L.append(f"      {b}")
         L.append("    }")
     L.append("  }")
-    for i in range(MT_TEX):
-        for q in range(MQ):
-            st = f"store(r0 + {i}u, cq0 + {q}u * WG, acc{i}_{q});"
-            L.append(f"  {_g([f'TM > {i}u' if i >= 8 else '', f'TN > {4*q}u' if q else ''])}{{ {st} }}")
-    L.append("}")
+    _tex_stores(L)
     return "\n".join(L) + "\n"
 
 def dweight_tex():
@@ -490,20 +469,7 @@ def dweight_tex():
 // hands it out, so TM <= 32) + TN/4 fetches of inp[n, quads];
 // acc_i_q += a_n[i] * b_n_q + a_n+1[i] * b_n+1_q.""")
     L.append(HEAD_TEX)
-    L.append("""struct Params { N: u32, C: u32, OC: u32 }
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dweight: array<vec4f>;
-@group(0) @binding(2) var doutT: texture_2d<f32>;
-@group(0) @binding(3) var inpT: texture_2d<f32>;
-
-// Invocations per workgroup (a multiple of 8).
-override WG: u32 = 8;
-// Rows (of OC) per invocation: 8, 16, 24 or 32.
-override TM: u32 = 32;
-// Columns (of C) per invocation: 4, 8, 12 or 16.
-override TN: u32 = 8;
-""")
+    L.append(_tex_bindings('N: u32, C: u32, OC: u32', 'dweight', 'doutT', 'inpT', ' (of OC)', ' (of C)'))
     L.append(TEXEL_FN)
     L.append("""
 fn store(r: u32, cq: u32, v: vec4f) {
@@ -514,23 +480,7 @@ fn store(r: u32, cq: u32, v: vec4f) {
   }
 }
 
-@compute @workgroup_size(WG)
-fn main(
-  @builtin(local_invocation_id) lid: vec3u,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(subgroup_invocation_id) sl: u32,
-) {
-  let tile = wid.x + wid.y * nwg.x;
-  let rowTiles = (p.OC + TM - 1u) / TM;
-  let C4 = p.C / 4u;
-  let OC4 = p.OC / 4u;
-  let wgQuads = WG * (TN / 4u);
-  let colTiles = (C4 + wgQuads - 1u) / wgQuads;
-  if (tile >= rowTiles * colTiles) { return; }
-  let r0 = (tile % rowTiles) * TM;
-  let cq0 = (tile / rowTiles) * wgQuads + lid.x;
-  // This lane's quad of the rows (broadcast to the others).
+""" + _tex_main('p.OC', 'C4') + """  // This lane's quad of the rows (broadcast to the others).
   let aCol = min(r0 / 4u + sl % (TM / 4u), OC4 - 1u);""")
     for q in range(MQ): L.append(f"  let b{q}Col = min(cq0 + {q}u * WG, C4 - 1u);")
     for i in range(MT_TEX):
@@ -555,11 +505,7 @@ fn main(
         for b in body: L.append(f"      {b}")
         L.append("    }")
     L.append("  }")
-    for i in range(MT_TEX):
-        for q in range(MQ):
-            st = f"store(r0 + {i}u, cq0 + {q}u * WG, acc{i}_{q});"
-            L.append(f"  {_g([f'TM > {i}u' if i >= 8 else '', f'TN > {4*q}u' if q else ''])}{{ {st} }}")
-    L.append("}")
+    _tex_stores(L)
     return "\n".join(L) + "\n"
 
 # First line of every output: the files are regenerated (and diffed) by CI, never edited by hand.

@@ -17,6 +17,7 @@ import { TRAIN_FLAGS, trainConfigFromFlags } from "../train/config.ts";
 import { train } from "../train/trainer.ts";
 import { agreeOnError, CollectiveError, type Communicator } from "../dist/comm.ts";
 import { openCommunicator } from "../dist/open.ts";
+import { bindingWarning } from "../dist/binding.ts";
 import { exitOnTerminate } from "../dist/signals.ts";
 import { configureTuner, TUNE_FLAGS, tuneMode } from "./tune.ts";
 
@@ -85,6 +86,10 @@ async function _train(
     }
   }
   await configureTuner(gpu, values, mode);
+  if (comm.backend !== "single" && comm.rank === 0) {
+    const w = bindingWarning();
+    if (w) console.error(w);
+  }
   const abort = new AbortController();
   const onSignal = () => {
     if (abort.signal.aborted) Deno.exit(130);
