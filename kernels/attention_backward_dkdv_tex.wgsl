@@ -4,7 +4,9 @@
 // broadcast (kernels/_attention_fetch.wgsl; why: docs/attention-cpu.md). HS % 4 == 0, HS <= 64;
 // subgroups of >= 8 lanes. Each invocation owns TN key rows (row i*WG + lane of the workgroup's
 // WG*TN rows of one (b, kv head)); loops over the group's query heads and the queries t >= the
-// workgroup's first key (fetched in lockstep, t < s masked per key).
+// workgroup's first key (fetched in lockstep, t < s masked per key). The queries' lse and D are
+// loaded 8 at a time, lane l loading query t + l, and handed to every lane with subgroupShuffle
+// (one per-lane load per 8 queries instead of one per query).
 //   dk, dv  [B,T,NKV,HS] f32 (vec4), written with `=`
 //   k, v    [B,T,NKV,HS] f32 (vec4), each row loaded once by its lane;  lse, scratch [B,NH,T] f32
 //   qT, doutT textures: q, dout [B,T,NH,HS] row-major, texel i = floats 4i..4i+3 at
@@ -97,12 +99,20 @@ fn main(
   for (var j = 0u; j < rep; j++) {
     let h = g * rep + j;
     let rowbase = (b * p.NH + h) * p.T;
+    var L8 = 0.0;
+    var D8 = 0.0;
     for (var t = s0; t < p.T; t++) {
       let qoff = ((b * p.T + t) * p.NH + h) * (HS / 4u);
       let qr = fetchRow(0u, qoff, sl % 8u);
       let dr = fetchRow(3u, qoff, sl % 8u);
-      let L = lse[rowbase + t];
-      let D = scratch[rowbase + t];
+      let j = (t - s0) % 8u;
+      if (j == 0u) {
+        let tl = min(t + sl % 8u, p.T - 1u);
+        L8 = lse[rowbase + tl];
+        D8 = scratch[rowbase + tl];
+      }
+      let L = subgroupShuffle(L8, j);
+      let D = subgroupShuffle(D8, j);
       r0 = step(r0, qr, dr, t, L, D);
       if (TN > 1u && t >= s0 + WG) { r1 = step(r1, qr, dr, t, L, D); }
       if (TN > 2u && t >= s0 + 2u * WG) { r2 = step(r2, qr, dr, t, L, D); }
