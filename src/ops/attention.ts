@@ -385,8 +385,8 @@ function _resolve(
 const CPU_ATT = ["wg8_r2", "wg8_r1", "wg8_r4", "wg16_r2", "wg4_r4", "wg16_r1"];
 /**
  * CPU-shaped candidates where the `tex_*` variants fit, the default first (docs/attention-cpu.md:
- * `tex_wg8_r4` runs the forward ~15% faster but compiles 3-4x longer; the tuner may pick it), and
- * as a safety net the storage-buffer default.
+ * `tex_wg8_r4` runs the forward and dq 10-20% faster but compiles 3-4x longer; the tuner may pick
+ * it), and as a safety net the storage-buffer default.
  */
 const CPU_TEX_ATT = ["tex_wg8_r2", "tex_wg8_r4", "tex_wg8_r1", "tex_wg16_r2", "wg8_r2"];
 /** GPU-shaped candidates (the first the default). */
