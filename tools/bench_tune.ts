@@ -7,13 +7,15 @@
  *
  * usage: deno run -A tools/bench_tune.ts [--tune-cache PATH] [--rounds 3] [--dim 288]
  *          [--n-layers 6] [--n-heads 6] [--vocab-size 32000] [--batch-size 8] [--seq-len 256]
- *          [--matmul VARIANT]
+ *          [--matmul VARIANT] [--attention VARIANT]
  *
  * Tune first (`deno run -A main.ts bench --tune full`); keys missing from the cache run their
  * defaults in both builds. `--matmul VARIANT` (e.g. `reg_wg8_16x12`, the CPU default before the
  * `tex_*` variants) replaces the cache: the second build runs VARIANT for every matmul key of the
  * model and the defaults for the other kernels (through a temporary cache file of those keys),
- * so the two builds compare two matmul variants.
+ * so the two builds compare two matmul variants. `--attention VARIANT` (e.g. `wg8_r2`, the CPU
+ * default before the `tex_*` variants) does the same for the three attention kernels; both flags
+ * together pin both.
  *
  * @module
  */
@@ -34,6 +36,12 @@ import {
   MATMUL_FORWARD,
   parseMatmulVariant,
 } from "../src/ops/matmul.ts";
+import {
+  allAttentionVariants,
+  ATTENTION_BACKWARD_DKDV,
+  ATTENTION_BACKWARD_DQ,
+  ATTENTION_FORWARD,
+} from "../src/ops/attention.ts";
 import { modelConfig } from "../src/model/config.ts";
 import { Model } from "../src/model/model.ts";
 import { bitsAt } from "../src/util/rng.ts";
@@ -50,6 +58,7 @@ const { values } = parseArgs({
     "batch-size": { type: "string", default: "8" },
     "seq-len": { type: "string", default: "256" },
     matmul: { type: "string" },
+    attention: { type: "string" },
   },
 });
 const B = Number(values["batch-size"]), T = Number(values["seq-len"]);
@@ -63,14 +72,28 @@ const config = modelConfig({
 });
 using gpu = await acquireGpu();
 let cachePath = values["tune-cache"] ?? defaultTuneCachePath();
-const pinned = values.matmul;
-if (pinned !== undefined) {
-  parseMatmulVariant(pinned);
-  cachePath = await _pinMatmuls(pinned);
+const MATMULS = [MATMUL_FORWARD, MATMUL_BACKWARD_DINP, MATMUL_BACKWARD_DWEIGHT];
+const ATTENTIONS = [ATTENTION_FORWARD, ATTENTION_BACKWARD_DQ, ATTENTION_BACKWARD_DKDV];
+const pins: { families: { name: string; sourceHash: string }[]; variant: string }[] = [];
+if (values.matmul !== undefined) {
+  parseMatmulVariant(values.matmul);
+  pins.push({ families: MATMULS, variant: values.matmul });
 }
+if (values.attention !== undefined) {
+  if (!allAttentionVariants().includes(values.attention)) {
+    console.error(`error: Cannot pin attention: unknown variant '${values.attention}'`);
+    Deno.exit(2);
+  }
+  pins.push({ families: ATTENTIONS, variant: values.attention });
+}
+if (pins.length > 0) cachePath = await _pin();
+const pinText = [
+  values.matmul && `matmul ${values.matmul}`,
+  values.attention && `attention ${values.attention}`,
+].filter(Boolean).join(", ");
 console.log(
   `adapter: ${gpu.description}; ${
-    pinned ? `second build: matmul ${pinned}` : `cache ${cachePath}`
+    pins.length ? `second build: ${pinText}` : `cache ${cachePath}`
   }; load ${Deno.loadavg().join(" ")}`,
 );
 const N = B * T, V = config.vocab_size;
@@ -97,15 +120,16 @@ async function step(mode: TuneMode, warm: boolean): Promise<{ wall: number; cpu:
   return { wall: performance.now() - t0, cpu: (c.user + c.system) / 1000 };
 }
 
-/** A temporary cache file that picks `variant` for every matmul key the model asks for. */
-async function _pinMatmuls(variant: string): Promise<string> {
+/** A temporary cache file that picks each pin's variant for every key of its families. */
+async function _pin(): Promise<string> {
   await tunerFor(gpu).configure({ mode: "off", log: () => {} });
   new Model(gpu, config, { B, T, training: true })[Symbol.dispose]();
-  const families = [MATMUL_FORWARD, MATMUL_BACKWARD_DINP, MATMUL_BACKWARD_DWEIGHT];
   const entries: TuneCacheFile["adapters"][string]["entries"] = {};
   for (const pick of tunerFor(gpu).picks()) {
-    const f = families.find((f) => f.name === pick.family);
-    if (!f) continue;
+    const pin = pins.find((p) => p.families.some((f) => f.name === pick.family));
+    const f = pin?.families.find((f) => f.name === pick.family);
+    if (!pin || !f) continue;
+    const variant = pin.variant;
     entries[`${f.name} ${pick.shape}`] = {
       family: f.name,
       shape: pick.shape,

@@ -15,8 +15,13 @@
  *
  * The vec4 kernels' shape is a variant the device's tuner picks per shape ({@link Tuner.pick}):
  * `wg{WG}_r{TM}`, WG invocations per workgroup each owning TM query rows (key rows for dkdv),
- * TM 1 to 4. CPU adapters default to `wg8_r2` (one 256-bit vector, two rows per load of a key),
- * GPUs to `wg64_r1`.
+ * TM 1 to 4; `tex_wg{WG}_r{TM}` the same with the rows every lane of a workgroup shares (keys
+ * and values for forward and dq, queries and dout for dkdv) copied into two scratch textures
+ * (src/gpu/textures.ts) before the dispatch and fetched once per subgroup, then broadcast
+ * (`_tex` kernels: llvmpipe fetches a texel for all lanes at once but loads a storage element
+ * lane by lane; docs/attention-cpu.md). These need the device feature `subgroups` with subgroups
+ * of 8 or more and WG a multiple of 8. CPU adapters default to `tex_wg8_r2` where it fits, else
+ * `wg8_r2` (one 256-bit vector, two rows per load of a key); GPUs to `wg64_r1`.
  *
  * @module
  */
@@ -26,9 +31,14 @@ import dkdvCode from "../../kernels/attention_backward_dkdv.wgsl" with { type: "
 import fwd4Code from "../../kernels/attention_forward_vec4.wgsl" with { type: "text" };
 import dq4Code from "../../kernels/attention_backward_dq_vec4.wgsl" with { type: "text" };
 import dkdv4Code from "../../kernels/attention_backward_dkdv_vec4.wgsl" with { type: "text" };
+import fwdTexCode from "../../kernels/attention_forward_tex.wgsl" with { type: "text" };
+import dqTexCode from "../../kernels/attention_backward_dq_tex.wgsl" with { type: "text" };
+import dkdvTexCode from "../../kernels/attention_backward_dkdv_tex.wgsl" with { type: "text" };
 import rowsCode from "../../kernels/_attention_rows.wgsl" with { type: "text" };
+import fetchCode from "../../kernels/_attention_fetch.wgsl" with { type: "text" };
 import { defineKernel, type Kernel } from "../gpu/kernel.ts";
 import { grid, type Plan } from "../gpu/plan.ts";
+import { scratchTexture, scratchTextureCapacity } from "../gpu/textures.ts";
 import type { BufferBinding, BufferPool } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { hashText, type TuneCase, type TuneFamily, tuneInput, tunerFor } from "../gpu/tune.ts";
@@ -63,6 +73,22 @@ export const attentionBackwardDqVec4Kernel: Kernel = defineKernel(
 export const attentionBackwardDkdvVec4Kernel: Kernel = defineKernel(
   "attention_backward_dkdv_vec4",
   dkdv4Code + rowsCode,
+);
+
+/** The `attention_forward_tex` kernel (k, v from textures; needs `subgroups`). */
+export const attentionForwardTexKernel: Kernel = defineKernel(
+  "attention_forward_tex",
+  fwdTexCode + rowsCode + fetchCode,
+);
+/** The `attention_backward_dq_tex` kernel (k, v from textures; needs `subgroups`). */
+export const attentionBackwardDqTexKernel: Kernel = defineKernel(
+  "attention_backward_dq_tex",
+  dqTexCode + rowsCode + fetchCode,
+);
+/** The `attention_backward_dkdv_tex` kernel (q, dout from textures; needs `subgroups`). */
+export const attentionBackwardDkdvTexKernel: Kernel = defineKernel(
+  "attention_backward_dkdv_tex",
+  dkdvTexCode + rowsCode + fetchCode,
 );
 
 /** Whether the vec4 register kernels handle head size `HS`. */
@@ -143,11 +169,14 @@ export function attentionForward(
   if (_vec4(p.HS)) {
     const v = _resolve(plan, ATTENTION_FORWARD, p, variant);
     const n = p.B * p.NH * Math.ceil(p.T / (v.WG * v.TM));
-    plan.dispatch(attentionForwardVec4Kernel, b, _params4(p), grid(n), {
-      WG: v.WG,
-      HS: p.HS,
-      TM: v.TM,
-    });
+    const consts = { WG: v.WG, HS: p.HS, TM: v.TM };
+    if (v.tex) {
+      const nk = p.B * p.T * p.NKV * p.HS;
+      const kT = scratchTexture(plan, TEX_OWNER, 0, b.k, nk);
+      const vT = scratchTexture(plan, TEX_OWNER, 1, b.v, nk);
+      const bt = { out: b.out, lse: b.lse, q: b.q, kT, vT };
+      plan.dispatch(attentionForwardTexKernel, bt, _params4(p), grid(n), consts);
+    } else plan.dispatch(attentionForwardVec4Kernel, b, _params4(p), grid(n), consts);
     return;
   }
   const n = p.B * p.NH * Math.ceil(p.T / WG);
@@ -199,19 +228,21 @@ export function attentionBackward(
   variants: { dq?: string; dkdv?: string } = {},
 ): void {
   _check("attention_backward", p);
-  const v4 = _vec4(p.HS);
-  const params = v4 ? _params4(p) : _params(p);
-  const dq = v4 ? _resolve(plan, ATTENTION_BACKWARD_DQ, p, variants.dq) : { WG, TM: 1 };
-  const dkdv = v4 ? _resolve(plan, ATTENTION_BACKWARD_DKDV, p, variants.dkdv) : { WG, TM: 1 };
+  if (_vec4(p.HS)) {
+    _dispatchDq(plan, b, p, _resolve(plan, ATTENTION_BACKWARD_DQ, p, variants.dq));
+    _dispatchDkdv(plan, b, p, _resolve(plan, ATTENTION_BACKWARD_DKDV, p, variants.dkdv));
+    return;
+  }
+  const params = _params(p);
   plan.dispatch(
-    v4 ? attentionBackwardDqVec4Kernel : attentionBackwardDqKernel,
+    attentionBackwardDqKernel,
     { dq: b.dq, scratch: b.scratch, dout: b.dout, out: b.out, q: b.q, k: b.k, v: b.v, lse: b.lse },
     params,
-    grid(p.B * p.NH * Math.ceil(p.T / (dq.WG * dq.TM))),
-    v4 ? { WG: dq.WG, HS: p.HS, TM: dq.TM } : { WG },
+    grid(p.B * p.NH * Math.ceil(p.T / WG)),
+    { WG },
   );
   plan.dispatch(
-    v4 ? attentionBackwardDkdvVec4Kernel : attentionBackwardDkdvKernel,
+    attentionBackwardDkdvKernel,
     {
       dk: b.dk,
       dv: b.dv,
@@ -223,31 +254,118 @@ export function attentionBackward(
       scratch: b.scratch,
     },
     params,
-    grid(p.B * p.NKV * Math.ceil(p.T / (dkdv.WG * dkdv.TM))),
-    v4 ? { WG: dkdv.WG, HS: p.HS, TN: dkdv.TM } : { WG },
+    grid(p.B * p.NKV * Math.ceil(p.T / WG)),
+    { WG },
   );
 }
 
-/** A parsed attention variant: invocations per workgroup, rows per invocation. */
+/** Records the vec4 or tex dq kernel (dq and scratch written). */
+function _dispatchDq(
+  plan: Plan,
+  b: {
+    dq: BufferBinding;
+    scratch: BufferBinding;
+    dout: BufferBinding;
+    out: BufferBinding;
+    q: BufferBinding;
+    k: BufferBinding;
+    v: BufferBinding;
+    lse: BufferBinding;
+  },
+  p: AttentionSizes,
+  v: _AttVariant,
+): void {
+  const wg = grid(p.B * p.NH * Math.ceil(p.T / (v.WG * v.TM)));
+  const consts = { WG: v.WG, HS: p.HS, TM: v.TM };
+  const rows = { dq: b.dq, scratch: b.scratch, dout: b.dout, out: b.out, q: b.q, lse: b.lse };
+  if (v.tex) {
+    const nk = p.B * p.T * p.NKV * p.HS;
+    const kT = scratchTexture(plan, TEX_OWNER, 0, b.k, nk);
+    const vT = scratchTexture(plan, TEX_OWNER, 1, b.v, nk);
+    plan.dispatch(attentionBackwardDqTexKernel, { ...rows, kT, vT }, _params4(p), wg, consts);
+  } else {
+    plan.dispatch(
+      attentionBackwardDqVec4Kernel,
+      { ...rows, k: b.k, v: b.v },
+      _params4(p),
+      wg,
+      consts,
+    );
+  }
+}
+
+/** Records the vec4 or tex dkdv kernel (dk and dv written). */
+function _dispatchDkdv(
+  plan: Plan,
+  b: {
+    dk: BufferBinding;
+    dv: BufferBinding;
+    dout: BufferBinding;
+    q: BufferBinding;
+    k: BufferBinding;
+    v: BufferBinding;
+    lse: BufferBinding;
+    scratch: BufferBinding;
+  },
+  p: AttentionSizes,
+  v: _AttVariant,
+): void {
+  const wg = grid(p.B * p.NKV * Math.ceil(p.T / (v.WG * v.TM)));
+  const consts = { WG: v.WG, HS: p.HS, TN: v.TM };
+  const rows = { dk: b.dk, dv: b.dv, k: b.k, v: b.v, lse: b.lse, scratch: b.scratch };
+  if (v.tex) {
+    const nq = p.B * p.T * p.NH * p.HS;
+    const qT = scratchTexture(plan, TEX_OWNER, 0, b.q, nq);
+    const doutT = scratchTexture(plan, TEX_OWNER, 1, b.dout, nq);
+    plan.dispatch(attentionBackwardDkdvTexKernel, { ...rows, qT, doutT }, _params4(p), wg, consts);
+  } else {
+    const bb = { ...rows, q: b.q, dout: b.dout };
+    plan.dispatch(attentionBackwardDkdvVec4Kernel, bb, _params4(p), wg, consts);
+  }
+}
+
+/** Owner of the attention kernels' two scratch textures (src/gpu/textures.ts). */
+const TEX_OWNER = "attention";
+
+/**
+ * A parsed attention variant: invocations per workgroup, rows per invocation, whether the shared
+ * rows come from textures (`tex_` prefix).
+ */
 interface _AttVariant {
   WG: number;
   TM: number;
+  tex: boolean;
 }
 
 function _parse(name: string): _AttVariant {
-  const m = /^wg(\d+)_r(\d)$/.exec(name);
-  const v = { WG: Number(m?.[1]), TM: Number(m?.[2]) };
-  if (!m || v.WG < 1 || v.WG > 1024 || v.TM < 1 || v.TM > 4) {
+  const m = /^(tex_)?wg(\d+)_r(\d)$/.exec(name);
+  const v = { WG: Number(m?.[2]), TM: Number(m?.[3]), tex: m?.[1] !== undefined };
+  if (
+    !m || v.WG < 1 || v.WG > 1024 || v.TM < 1 || v.TM > 4 || (v.tex && v.WG % 8 !== 0)
+  ) {
     throw new RangeError(
-      `Cannot use attention variant '${name}': not wg{N}_r{R} with N <= 1024, R in 1..4`,
+      `Cannot use attention variant '${name}': not [tex_]wg{N}_r{R} with N <= 1024 (a multiple of 8 for tex_), R in 1..4`,
     );
   }
   return v;
 }
 
-function _fits(gpu: Gpu, v: _AttVariant): boolean {
-  return v.WG <= gpu.limits.maxComputeInvocationsPerWorkgroup &&
-    v.WG <= gpu.limits.maxComputeWorkgroupSizeX;
+/** Why `v` cannot run at `p` on `gpu` (null when it can). */
+function _unfit(gpu: Gpu, v: _AttVariant, p: AttentionSizes): string | null {
+  if (
+    v.WG > gpu.limits.maxComputeInvocationsPerWorkgroup ||
+    v.WG > gpu.limits.maxComputeWorkgroupSizeX
+  ) return `${v.WG} invocations per workgroup exceed the device's limit`;
+  if (!v.tex) return null;
+  if (!gpu.subgroups) return "the device has no subgroups";
+  if (gpu.adapterInfo.subgroupMinSize < 8) {
+    return `subgroups of ${gpu.adapterInfo.subgroupMinSize || "unknown"} invocations (need 8)`;
+  }
+  const floats = p.B * p.T * Math.max(p.NH, p.NKV) * p.HS;
+  if (floats > scratchTextureCapacity(gpu.limits)) {
+    return `an operand of ${floats} floats exceeds the device's largest texture`;
+  }
+  return null;
 }
 
 function _resolve(
@@ -258,34 +376,44 @@ function _resolve(
 ): _AttVariant {
   const name = given ?? tunerFor(plan.gpu).pick(family, p);
   const v = _parse(name);
-  if (!_fits(plan.gpu, v)) {
-    throw new RangeError(
-      `Cannot record ${family.name}: variant ${name}: ${v.WG} invocations per workgroup exceed the device's limit`,
-    );
-  }
+  const why = _unfit(plan.gpu, v, p);
+  if (why) throw new RangeError(`Cannot record ${family.name}: variant ${name}: ${why}`);
   return v;
 }
 
+/** CPU-shaped candidates of devices without usable subgroups (the first the default). */
 const CPU_ATT = ["wg8_r2", "wg8_r1", "wg8_r4", "wg16_r2", "wg4_r4", "wg16_r1"];
+/**
+ * CPU-shaped candidates where the `tex_*` variants fit, the default first (docs/attention-cpu.md:
+ * `tex_wg8_r4` runs the forward and dq 10-20% faster but compiles 3-4x longer; the tuner may pick
+ * it), and as a safety net the storage-buffer default.
+ */
+const CPU_TEX_ATT = ["tex_wg8_r2", "tex_wg8_r4", "tex_wg8_r1", "tex_wg16_r2", "wg8_r2"];
+/** GPU-shaped candidates (the first the default). */
 const GPU_ATT = ["wg64_r1", "wg32_r1", "wg128_r1", "wg64_r2", "wg32_r2", "wg8_r2"];
+
+/** The candidates of `gpu` at `p`, the default first. */
+function _candidates(gpu: Gpu, p: AttentionSizes): string[] {
+  if (!_vec4(p.HS)) return [];
+  const fit = (list: string[]) => list.filter((n) => _unfit(gpu, _parse(n), p) === null);
+  if (!gpu.isCpu) return fit(GPU_ATT);
+  const tex = fit(CPU_TEX_ATT);
+  return tex[0] === CPU_TEX_ATT[0] ? tex : fit(CPU_ATT);
+}
 
 function _attFamily(
   name: string,
   codes: string[],
   setup: (p: AttentionSizes, pool: BufferPool) => TuneCase,
 ): TuneFamily<AttentionSizes> {
-  const candidates = (gpu: Gpu, p: AttentionSizes) =>
-    _vec4(p.HS) ? (gpu.isCpu ? CPU_ATT : GPU_ATT).filter((n) => _fits(gpu, _parse(n))) : [];
   return {
     name,
-    sourceHash: hashText([...codes, CPU_ATT, GPU_ATT].join("\n")),
+    sourceHash: hashText(
+      [...codes, rowsCode, fetchCode, CPU_ATT, CPU_TEX_ATT, GPU_ATT].join("\n"),
+    ),
     shapeKey: (p) => `${p.B}x${p.T}x${p.NH}x${p.NKV}x${p.HS}`,
-    candidates,
-    fallback: (gpu, p) => {
-      const c = candidates(gpu, p);
-      const want = gpu.isCpu ? "wg8_r2" : "wg64_r1";
-      return c.includes(want) ? want : "wg8_r2";
-    },
+    candidates: _candidates,
+    fallback: (gpu, p) => _candidates(gpu, p)[0] ?? "wg8_r2",
     setup: (_gpu, p, pool) => setup(p, pool),
   };
 }
@@ -315,7 +443,7 @@ function _attFlop(p: AttentionSizes, passes: number): number {
 /** The `attention_forward` tuning family (shape key `BxTxNHxNKVxHS`). */
 export const ATTENTION_FORWARD: TuneFamily<AttentionSizes> = _attFamily(
   "attention_forward",
-  [fwd4Code],
+  [fwd4Code, fwdTexCode],
   (p, pool) => {
     const x = _attInputs(p, pool);
     const out = pool.create("out_t", x.nq * 4), lse = pool.create("lse_t", x.nr * 4);
@@ -330,7 +458,7 @@ export const ATTENTION_FORWARD: TuneFamily<AttentionSizes> = _attFamily(
 /** The `attention_backward_dq` tuning family (shape key `BxTxNHxNKVxHS`). */
 export const ATTENTION_BACKWARD_DQ: TuneFamily<AttentionSizes> = _attFamily(
   "attention_backward_dq",
-  [dq4Code],
+  [dq4Code, dqTexCode],
   (p, pool) => {
     const x = _attInputs(p, pool);
     const dq = pool.create("dq", x.nq * 4), scratch = pool.create("scratch", x.nr * 4);
@@ -338,12 +466,11 @@ export const ATTENTION_BACKWARD_DQ: TuneFamily<AttentionSizes> = _attFamily(
       flop: _attFlop(p, 3),
       outputs: [{ buffer: dq, length: x.nq }, { buffer: scratch, length: x.nr }],
       record: (plan, v) =>
-        plan.dispatch(
-          attentionBackwardDqVec4Kernel,
+        _dispatchDq(
+          plan,
           { dq, scratch, dout: x.dout, out: x.out, q: x.q, k: x.k, v: x.v, lse: x.lse },
-          _params4(p),
-          grid(p.B * p.NH * Math.ceil(p.T / (_parse(v).WG * _parse(v).TM))),
-          { WG: _parse(v).WG, HS: p.HS, TM: _parse(v).TM },
+          p,
+          _resolve(plan, ATTENTION_BACKWARD_DQ, p, v),
         ),
     };
   },
@@ -352,7 +479,7 @@ export const ATTENTION_BACKWARD_DQ: TuneFamily<AttentionSizes> = _attFamily(
 /** The `attention_backward_dkdv` tuning family (shape key `BxTxNHxNKVxHS`). */
 export const ATTENTION_BACKWARD_DKDV: TuneFamily<AttentionSizes> = _attFamily(
   "attention_backward_dkdv",
-  [dkdv4Code],
+  [dkdv4Code, dkdvTexCode],
   (p, pool) => {
     const x = _attInputs(p, pool);
     const dk = pool.create("dk", x.nk * 4), dv = pool.create("dv", x.nk * 4);
@@ -360,12 +487,11 @@ export const ATTENTION_BACKWARD_DKDV: TuneFamily<AttentionSizes> = _attFamily(
       flop: _attFlop(p, 4),
       outputs: [{ buffer: dk, length: x.nk }, { buffer: dv, length: x.nk }],
       record: (plan, v) =>
-        plan.dispatch(
-          attentionBackwardDkdvVec4Kernel,
+        _dispatchDkdv(
+          plan,
           { dk, dv, dout: x.dout, q: x.q, k: x.k, v: x.v, lse: x.lse, scratch: x.D },
-          _params4(p),
-          grid(p.B * p.NKV * Math.ceil(p.T / (_parse(v).WG * _parse(v).TM))),
-          { WG: _parse(v).WG, HS: p.HS, TN: _parse(v).TM },
+          p,
+          _resolve(plan, ATTENTION_BACKWARD_DKDV, p, v),
         ),
     };
   },
@@ -373,5 +499,5 @@ export const ATTENTION_BACKWARD_DKDV: TuneFamily<AttentionSizes> = _attFamily(
 
 /** Every attention variant name (whether or not it fits a device): for tests and benchmarks. */
 export function allAttentionVariants(): string[] {
-  return [...new Set([...CPU_ATT, ...GPU_ATT])];
+  return [...new Set([...CPU_ATT, ...CPU_TEX_ATT, ...GPU_ATT])];
 }

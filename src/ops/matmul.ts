@@ -11,7 +11,7 @@
  *   vec4 registers, no workgroup memory. The default on CPU adapters without `subgroups`.
  * - `tex_wg{WG}_{TM}x{TN}`: the register tiles with both operands read from textures
  *   (`matmul_*_tex.wgsl`, same generator): the launcher records copies of the operands into
- *   two scratch textures per device (`copyBufferToTexture`, row-major, 4096 texels wide), then
+ *   two scratch textures per device (src/gpu/textures.ts: `copyBufferToTexture`, row-major, 4096 texels wide), then
  *   the dispatch. On llvmpipe a storage-buffer load costs a loop over the lanes with a bounds
  *   check per component, a texel fetch one vector load per lane (README, "Measured"); the rows
  *   shared by a workgroup are loaded once per subgroup and broadcast, so these need the device
@@ -50,6 +50,7 @@ import { grid, type Plan } from "../gpu/plan.ts";
 import type { BufferBinding, BufferPool } from "../gpu/buffers.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { hashText, type TuneCase, type TuneFamily, tuneInput, tunerFor } from "../gpu/tune.ts";
+import { scratchTexture } from "../gpu/textures.ts";
 import {
   CPU_VARIANTS,
   GPU_DWEIGHT_VARIANTS,
@@ -65,7 +66,6 @@ import {
   matmulVec4Shape,
   parseMatmulVariant,
   splitKSlices,
-  TEX_W,
 } from "./matmul_variants.ts";
 export {
   allMatmulVariants,
@@ -173,54 +173,12 @@ function _regWorkgroups(rows: number, cols: number, t: MatmulTiles): [number, nu
   return grid(Math.ceil(rows / t.TM) * Math.ceil(cols / (t.WG * t.TN)));
 }
 
-/** Two scratch textures per device (operands A and B of a `tex_*` dispatch), grown as needed. */
-const _texSlots = new WeakMap<GPUDevice, [GPUTexture | null, GPUTexture | null]>();
-
 /**
- * Records the copy of `floats` floats (row-major, a multiple of 4) at the start of binding `b`
- * into scratch texture `slot`, texel t = floats 4t..4t+3 at (t % 4096, t / 4096), and returns a
- * view of it. Copies and dispatches run in queue order, so consecutive `tex_*` matmuls can share
- * the two slots; bind groups made earlier keep the texture they were made with when a slot
- * grows.
+ * Records the copy of `floats` floats at the start of `b` into the matmuls' scratch texture
+ * `slot` (operands A and B of a `tex_*` dispatch; src/gpu/textures.ts) and returns a view of it.
  */
 function _toTexture(plan: Plan, slot: 0 | 1, b: BufferBinding, floats: number): GPUTextureView {
-  const gpu = plan.gpu;
-  const texels = floats / 4;
-  const rows = Math.ceil(texels / TEX_W);
-  const slots = _texSlots.get(gpu.device) ?? [null, null];
-  _texSlots.set(gpu.device, slots);
-  let tex = slots[slot];
-  if (!tex || tex.height < rows) {
-    const height = Math.min(
-      gpu.limits.maxTextureDimension2D,
-      Math.max(rows, 2 * (tex?.height ?? 0)),
-    );
-    tex = gpu.device.createTexture({
-      label: `matmul_tex_scratch${slot}`,
-      size: [TEX_W, height],
-      format: "rgba32float",
-      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST,
-    });
-    slots[slot] = tex;
-  }
-  const buffer = b instanceof GPUBuffer ? b : b.buffer;
-  const offset = b instanceof GPUBuffer ? 0 : b.offset ?? 0;
-  const full = Math.floor(texels / TEX_W), rest = texels % TEX_W;
-  const bytesPerRow = TEX_W * 16;
-  if (full > 0) {
-    plan.copyToTexture({ buffer, offset, bytesPerRow }, { texture: tex, origin: [0, 0] }, [
-      TEX_W,
-      full,
-    ]);
-  }
-  if (rest > 0) {
-    plan.copyToTexture(
-      { buffer, offset: offset + full * bytesPerRow, bytesPerRow },
-      { texture: tex, origin: [0, full] },
-      [rest, 1],
-    );
-  }
-  return tex.createView();
+  return scratchTexture(plan, "matmul", slot, b, floats);
 }
 
 function _tileConstants(v: MatmulVariant & { kind: "tile" }): Record<string, number> {

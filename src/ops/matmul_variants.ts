@@ -6,6 +6,7 @@
  * @module
  */
 import { MAX_WORKGROUPS_PER_DIM } from "../gpu/plan.ts";
+import { SCRATCH_TEXTURE_WIDTH } from "../gpu/textures.ts";
 import type { Gpu } from "../gpu/device.ts";
 
 /** Tile shape of a register-tiled (`reg_*`) matmul: invocations per workgroup and outputs per invocation. */
@@ -215,7 +216,7 @@ export function matmulVariantName(v: MatmulVariant): string {
 }
 
 /** Width in texels of the scratch textures of the `tex_*` variants (4 floats per texel). */
-export const TEX_W = 4096;
+export const TEX_W = SCRATCH_TEXTURE_WIDTH;
 
 /** The candidates of `kind` at `p` on `gpu`: the class's list, less what does not fit. */
 export function matmulCandidates(gpu: Gpu, kind: MatmulKind, p: MatmulSizes): string[] {
