@@ -6,7 +6,37 @@
 // llvmpipe a kernel with any barrier becomes a coroutine whose per-lane loads go through memory
 // (measured 2x slower). The launcher records it only on such an adapter; anywhere else its
 // invocations would race.
-// Params: kernels/_token_params.wgsl (appended by the launcher).
+struct Params {
+  C: u32,
+  H: u32,
+  V: u32,
+  NKV: u32,
+  S: u32,
+  L: u32,
+  eps: f32,
+  emb: u32,
+  layer0: u32,
+  layer_stride: u32,
+  tile: u32,
+  rms_att: u32,
+  wqkv: u32,
+  wo: u32,
+  rms_ffn: u32,
+  w13: u32,
+  w2: u32,
+  rms_final: u32,
+  wcls: u32,
+  sin_offset: u32,
+  value_offset: u32,
+  tokens_per_dispatch: u32,
+  temperature: f32,
+  top_p: f32,
+  seed: u32,
+  prompt_len: u32,
+  steps: u32,
+  stop_at_bos: u32,
+}
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> weights: array<vec4f>;
 @group(0) @binding(2) var<storage, read> freqs: array<f32>;

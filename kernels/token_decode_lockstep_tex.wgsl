@@ -16,7 +16,37 @@
 //               (src/model/decode_layout.ts, matrices in tiles of Params.tile = 4 * WG rows,
 //               offsets multiples of 16 floats); written once when the generator is built.
 // The sums are formed in the same order as token_decode_lockstep's: the same logits, bit for bit.
-// Params: kernels/_token_params.wgsl (appended by the launcher).
+struct Params {
+  C: u32,
+  H: u32,
+  V: u32,
+  NKV: u32,
+  S: u32,
+  L: u32,
+  eps: f32,
+  emb: u32,
+  layer0: u32,
+  layer_stride: u32,
+  tile: u32,
+  rms_att: u32,
+  wqkv: u32,
+  wo: u32,
+  rms_ffn: u32,
+  w13: u32,
+  w2: u32,
+  rms_final: u32,
+  wcls: u32,
+  sin_offset: u32,
+  value_offset: u32,
+  tokens_per_dispatch: u32,
+  temperature: f32,
+  top_p: f32,
+  seed: u32,
+  prompt_len: u32,
+  steps: u32,
+  stop_at_bos: u32,
+}
+
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var weightsT: texture_storage_2d<rgba32float, read>;
 @group(0) @binding(2) var<storage, read> freqs: array<f32>;

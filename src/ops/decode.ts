@@ -30,7 +30,6 @@ import tokenLockstepTexCode from "../../kernels/token_decode_lockstep_tex.wgsl" 
   type: "text",
 };
 import tokenStepCode from "../../kernels/_token_step.wgsl" with { type: "text" };
-import tokenParamsCode from "../../kernels/_token_params.wgsl" with { type: "text" };
 import tokenMatvecCode from "../../kernels/_token_matvec.wgsl" with { type: "text" };
 import tokenMatvecTexCode from "../../kernels/_token_matvec_tex.wgsl" with { type: "text" };
 import hashCode from "../../kernels/_hash.wgsl" with { type: "text" };
@@ -79,12 +78,12 @@ export const attentionDecodeKernel: Kernel = defineKernel("attention_decode", at
 /** The `token_decode` kernel (whole decode steps in one workgroup). */
 export const tokenDecodeKernel: Kernel = defineKernel(
   "token_decode",
-  tokenCode + tokenParamsCode + tokenStepCode + tokenMatvecCode + hashCode + samplerCode,
+  tokenCode + tokenStepCode + tokenMatvecCode + hashCode + samplerCode,
 );
 /** The `token_decode_lockstep` kernel (token_decode without barriers, for llvmpipe). */
 export const tokenDecodeLockstepKernel: Kernel = defineKernel(
   "token_decode_lockstep",
-  tokenLockstepCode + tokenParamsCode + tokenStepCode + tokenMatvecCode + hashCode + samplerCode,
+  tokenLockstepCode + tokenStepCode + tokenMatvecCode + hashCode + samplerCode,
 );
 /**
  * The `token_decode_lockstep_tex` kernel (token_decode_lockstep with the weights in a read-only
@@ -92,8 +91,7 @@ export const tokenDecodeLockstepKernel: Kernel = defineKernel(
  */
 export const tokenDecodeLockstepTexKernel: Kernel = defineKernel(
   "token_decode_lockstep_tex",
-  tokenLockstepTexCode + tokenParamsCode + tokenStepCode + tokenMatvecTexCode + hashCode +
-    samplerCode,
+  tokenLockstepTexCode + tokenStepCode + tokenMatvecTexCode + hashCode + samplerCode,
 );
 
 /**
