@@ -29,7 +29,7 @@ import {
   type TuneEntry,
 } from "../src/gpu/tune.ts";
 import { TUNE_FAMILY_HASHES } from "../src/cli/tune.ts";
-import { writeFileAtomic } from "../src/io/atomic.ts";
+import { writeFileAtomic } from "../src/util/atomic.ts";
 
 /** The shipped table in this checkout. */
 export const SHIPPED_TABLE_PATH: string = fileURLToPath(

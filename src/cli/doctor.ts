@@ -32,7 +32,7 @@ import { BufferPool } from "../gpu/buffers.ts";
 import { profilePlans } from "../gpu/profile.ts";
 import { matmulForward } from "../ops/matmul.ts";
 import { residualForward } from "../ops/residual.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 import { TUNE_FLAGS } from "./tune.ts";
 import { formatTuningSection, type TuningCacheReport, tuningCacheReport } from "./doctor_tuning.ts";
 export { type TuningCacheReport, tuningCacheReport, type TuningRow } from "./doctor_tuning.ts";

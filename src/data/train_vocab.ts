@@ -15,7 +15,7 @@
  * @module
  */
 import { basename, join } from "node:path";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 import { BpeTrainer, type BpeVocab, utf8Length } from "./bpe_trainer.ts";
 import { TINYSTORIES_DIR } from "./download.ts";
 import { JsonArrayStream, JsonArraySyntaxError } from "./json_stream.ts";

@@ -23,7 +23,9 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import process from "node:process";
+import { writeFileAtomic } from "../util/atomic.ts";
 import type { Gpu } from "./device.ts";
 import { BufferPool, readF32 } from "./buffers.ts";
 import { Plan } from "./plan.ts";
@@ -39,7 +41,6 @@ import {
   type TuneEntry,
   type TuneResult,
   type TuneTimer,
-  writeTuneFile,
 } from "./tune_cache.ts";
 export {
   adapterKey,
@@ -57,7 +58,6 @@ export {
   type TuneEntry,
   type TuneResult,
   type TuneTimer,
-  writeTuneFile,
 } from "./tune_cache.ts";
 
 /** How kernel variants are chosen: see the module documentation. */
@@ -579,7 +579,8 @@ export class Tuner {
       const key = adapterKey(this.#gpu);
       const mine = (file.adapters[key] ??= { info: tuneAdapterInfo(this.#gpu), entries: {} });
       for (const e of entries) mine.entries[`${e.family} ${e.shape}`] = e;
-      await writeTuneFile(path, JSON.stringify(file, null, 1) + "\n");
+      await Deno.mkdir(dirname(path), { recursive: true });
+      await writeFileAtomic(path, new TextEncoder().encode(JSON.stringify(file, null, 1) + "\n"));
     } catch (e) {
       this.#log(`warning: cannot save the tuning cache ${path}: ${(e as Error).message}`);
     }

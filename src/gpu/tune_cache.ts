@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { Gpu } from "./device.ts";
 import SHIPPED from "./tune_shipped.json" with { type: "json" };
 
@@ -303,31 +303,4 @@ export async function tuneCacheInfo(
     ...(key ? { adapter: key } : {}),
     entries,
   };
-}
-
-/**
- * Writes `text` to `path` through a fsynced temporary file and a rename (as io/atomic.ts, which
- * sits above gpu/ in the layers), creating the directory.
- *
- * @param path the file
- * @param text its new contents
- */
-export async function writeTuneFile(path: string, text: string): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.tune.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`);
-  try {
-    const f = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      const bytes = new TextEncoder().encode(text);
-      let off = 0;
-      while (off < bytes.length) off += await f.write(bytes.subarray(off));
-      await f.sync();
-    } finally {
-      f.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }

@@ -37,7 +37,7 @@ import {
 import { Xoshiro128 } from "../util/rng.ts";
 import { encodeLlama2cV0, writeLlama2cFile } from "./llama2c.ts";
 import { encodeSafetensors, readSafetensors, type SafeTensorInput } from "./safetensors.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 import {
   LEGACY_TENSORS_FILE,
   nextGeneration,

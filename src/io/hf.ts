@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { headSize, type ModelConfig } from "../model/config.ts";
 import { type TensorName, tensorTable } from "../model/tensors.ts";
 import { encodeSafetensors, type SafeTensorInput } from "./safetensors.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 
 /** HF names of the per-layer tensors. */
 const _LAYER_NAMES: [TensorName, string][] = [

@@ -38,7 +38,7 @@
  */
 import { headSize, type ModelConfig, modelConfig } from "../model/config.ts";
 import { type TensorName, type TensorTable, tensorTable } from "../model/tensors.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 import { ropeFreqs } from "../model/rope_freqs.ts";
 
 /** A loaded llama2.c checkpoint. */

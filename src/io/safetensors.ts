@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 
 /** Element types of the safetensors format. */
 export type SafeDtype =

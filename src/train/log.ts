@@ -12,7 +12,7 @@
  * @module
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 import { lossPlotSvg, type LossSeries } from "./plot.ts";
 
 /** One logged optimizer step. */

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeFileAtomic } from "../../src/io/atomic.ts";
+import { writeFileAtomic } from "../../src/util/atomic.ts";
 import { runMain } from "../helpers/cli.ts";
 import { sharedFile } from "../helpers/data.ts";
 
