@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { TokenDecodeParams } from "../ops/decode.ts";
 import { kvDim, type ModelConfig } from "./config.ts";
 import { ALIGN_FLOATS, type TensorName, type TensorTable } from "./tensors.ts";
 
@@ -177,4 +178,45 @@ export function packDecodeParams(
   out.set(src("rms_final"), lay.rmsFinal);
   if (!c.shared_classifier) _packMatrix(out, lay.wcls, V, C, tile, rowsOf(src("wcls"), C));
   return out;
+}
+
+/** The weight offsets of {@link TokenDecodeParams} (floats), and the tile they assume. */
+export type TokenLayoutParams = Pick<
+  TokenDecodeParams,
+  | "emb"
+  | "layer0"
+  | "layer_stride"
+  | "tile"
+  | "rms_att"
+  | "wqkv"
+  | "wo"
+  | "rms_ffn"
+  | "w13"
+  | "w2"
+  | "rms_final"
+  | "wcls"
+>;
+
+/**
+ * The `token_decode*` kernels' weight offsets for a layout built with `tile` ({@link
+ * decodeLayout}).
+ *
+ * @param lay the layout
+ * @param tile the rows per tile it was built with (0: row-major)
+ */
+export function tokenLayoutParams(lay: DecodeLayout, tile: number): TokenLayoutParams {
+  return {
+    emb: lay.emb,
+    layer0: lay.layer0,
+    layer_stride: lay.layerStride,
+    tile,
+    rms_att: lay.rmsAtt,
+    wqkv: lay.wqkv,
+    wo: lay.wo,
+    rms_ffn: lay.rmsFfn,
+    w13: lay.w13,
+    w2: lay.w2,
+    rms_final: lay.rmsFinal,
+    wcls: lay.wcls,
+  };
 }

@@ -30,7 +30,12 @@ import { type BufferBinding, BufferPool, roundUp, writeBuffer } from "../gpu/buf
 import { type DispatchHandle, Plan } from "../gpu/plan.ts";
 import { headSize, kvDim, type ModelConfig, validateConfig } from "./config.ts";
 import { type TensorName, tensorRange, type TensorTable, tensorTable } from "./tensors.ts";
-import { decodeLayout, matrixFloats, packDecodeParams } from "./decode_layout.ts";
+import {
+  decodeLayout,
+  matrixFloats,
+  packDecodeParams,
+  tokenLayoutParams,
+} from "./decode_layout.ts";
 import {
   attentionDecode,
   checkSampleParams,
@@ -347,18 +352,7 @@ export class Generator implements Disposable {
         HS,
         S,
         eps: config.norm_eps,
-        emb: lay.emb,
-        layer0: lay.layer0,
-        layer_stride: lay.layerStride,
-        tile,
-        rms_att: lay.rmsAtt,
-        wqkv: lay.wqkv,
-        wo: lay.wo,
-        rms_ffn: lay.rmsFfn,
-        w13: lay.w13,
-        w2: lay.w2,
-        rms_final: lay.rmsFinal,
-        wcls: lay.wcls,
+        ...tokenLayoutParams(lay, tile),
         sin_offset: sinOffset,
         value_offset: valueOffset,
         tokens_per_dispatch: K,

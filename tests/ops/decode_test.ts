@@ -21,7 +21,11 @@ import {
 import { headSize, kvDim, modelConfig } from "../../src/model/config.ts";
 import { tensorTable } from "../../src/model/tensors.ts";
 import { initParams } from "../../src/model/init.ts";
-import { decodeLayout, packDecodeParams } from "../../src/model/decode_layout.ts";
+import {
+  decodeLayout,
+  packDecodeParams,
+  tokenLayoutParams,
+} from "../../src/model/decode_layout.ts";
 import * as ref from "../../src/reference/decode.ts";
 import { ropeFreqs } from "../../src/model/rope_freqs.ts";
 import { readBuffer, writeBuffer } from "../../src/gpu/buffers.ts";
@@ -509,18 +513,7 @@ Deno.test("tokenDecode lockstep: weights from a storage buffer and from a textur
     ...heads,
     S,
     eps: config.norm_eps,
-    emb: lay.emb,
-    layer0: lay.layer0,
-    layer_stride: lay.layerStride,
-    tile,
-    rms_att: lay.rmsAtt,
-    wqkv: lay.wqkv,
-    wo: lay.wo,
-    rms_ffn: lay.rmsFfn,
-    w13: lay.w13,
-    w2: lay.w2,
-    rms_final: lay.rmsFinal,
-    wcls: lay.wcls,
+    ...tokenLayoutParams(lay, tile),
     sin_offset: sinOffset,
     value_offset: valueOffset,
     tokens_per_dispatch: S,
